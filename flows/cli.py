@@ -1,0 +1,127 @@
+"""`arcadelab`: run the pipeline or one stage, check a config, open the MLflow UI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+
+app = typer.Typer(
+    name="arcadelab",
+    help="Deep-learning paradigms as pipelines over Atari games "
+    "(Prefect orchestrates, Ray distributes, RLlib plays, MLflow remembers).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Preset = Annotated[str, typer.Option("--preset", "-p",
+                                     help=f"config preset: {', '.join(PRESETS)}")]
+ConfigFiles = Annotated[list[Path] | None, typer.Option(
+    "--config", "-c", help="YAML file(s) overriding the preset, applied in order")]
+Sets = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", help="override one field: --set rl.iterations=5 (repeatable)")]
+RayAddress = Annotated[str | None, typer.Option(
+    "--ray-address", help="join this Ray cluster (host:port); default RAY_ADDRESS or local")]
+WorkDir = Annotated[Path | None, typer.Option(
+    "--work-dir", help="datasets, checkpoints and the local MLflow store (default .arcadelab)")]
+MlflowUri = Annotated[str | None, typer.Option(
+    "--mlflow-uri", help="MLflow tracking URI; default MLFLOW_TRACKING_URI or SQLite in work dir")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _config(preset: str, files: list[Path] | None, sets: list[str] | None,
+            ray_address: str | None, work_dir: Path | None, mlflow_uri: str | None
+            ) -> ArcadeConfig:
+    try:
+        return load_config(preset, files or (), sets or (), runtime={
+            "ray_address": ray_address, "work_dir": work_dir, "mlflow_tracking_uri": mlflow_uri})
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _run(flow_name: str, cfg: ArcadeConfig) -> None:
+    from flows.pipeline import STAGE_FLOWS, pipeline_flow
+    from pipelines.dataset import DatasetError
+    from pipelines.runtime import RayConnectionError, init_ray
+
+    logging.getLogger("arcadelab").setLevel(logging.INFO)
+    try:
+        init_ray(cfg.runtime)  # fail on a bad cluster address before any compute
+        flow_fn = pipeline_flow if flow_name == "pipeline" else STAGE_FLOWS[flow_name]
+        result = flow_fn(cfg)
+    except (RayConnectionError, DatasetError) as exc:
+        raise _fail(str(exc), 1) from None
+    _print_summary(cfg, result)
+
+
+def _print_summary(cfg: ArcadeConfig, result: object) -> None:
+    uri = result.tracking_uri
+    typer.secho(f"\narcadelab: flow '{result.flow}' finished.", fg=typer.colors.GREEN)
+    typer.echo(f"  MLflow: experiment arcadelab/{result.flow}, run {result.mlflow_run_id}")
+    typer.echo(f"  tracking URI: {uri}")
+    typer.echo(f"  work dir: {cfg.runtime.work_dir.resolve()}")
+    for stage, res in result.stages.items():
+        path = getattr(res, "path", None) or getattr(res, "checkpoint", None)
+        typer.echo(f"  {stage}: {path}")
+    if uri.startswith("sqlite:"):
+        typer.echo("Open the MLflow UI on these results:")
+        typer.echo(f"  arcadelab ui --work-dir {cfg.runtime.work_dir.resolve()}   # then http://127.0.0.1:5000")
+        typer.echo(f"  (same as: mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000)")
+    else:
+        typer.echo(f"Open the MLflow UI at {uri}")
+
+
+@app.command()
+def pipeline(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+             ray_address: RayAddress = None, work_dir: WorkDir = None,
+             mlflow_uri: MlflowUri = None) -> None:
+    """Run the whole pipeline flow (data prep -> RL training) as one Prefect flow run."""
+    _run("pipeline", _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+
+
+@app.command()
+def run(stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}")],
+        preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+        ray_address: RayAddress = None, work_dir: WorkDir = None,
+        mlflow_uri: MlflowUri = None) -> None:
+    """Run one stage alone as its own flow (experiment arcadelab/<stage>)."""
+    if stage not in STAGES:
+        raise _fail(f"unknown stage {stage!r} (choose from {', '.join(STAGES)})", 2)
+    _run(stage, _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+
+
+@app.command("config")
+def show_config(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+                ray_address: RayAddress = None, work_dir: WorkDir = None,
+                mlflow_uri: MlflowUri = None) -> None:
+    """Validate and print the resolved config as YAML (no compute)."""
+    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)
+    typer.echo(to_yaml(cfg), nl=False)
+    typer.echo(f"# config hash: {cfg.hash()}", err=True)
+
+
+@app.command()
+def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
+       host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+       port: Annotated[int, typer.Option(help="port")] = 5000) -> None:
+    """Serve the MLflow UI over this work dir's results (binds 127.0.0.1 unless told)."""
+    from pipelines.tracking import tracking_uri
+
+    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri)
+    uri = tracking_uri(cfg)
+    typer.echo(f"MLflow UI on http://{host}:{port} for {uri}  (Ctrl-C to stop)")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", host, "--port", str(port)]
+    os.execv(sys.executable, cmd)
+

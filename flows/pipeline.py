@@ -1,0 +1,62 @@
+"""The flows: `pipeline` chains every stage; `data` and `rl` run one stage alone.
+
+Each flow run opens one MLflow parent run (experiment `arcadelab/<flow>`) tagged with the
+Prefect flow-run id; every stage is a Prefect task with a nested child run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run as prefect_flow_run
+
+from flows.stages import STAGE_TASKS
+from pipelines import tracking
+from pipelines.config import ArcadeConfig
+from pipelines.runtime import init_ray
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    flow: str
+    flow_run_id: str
+    mlflow_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    stages: dict[str, Any]
+
+
+def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> FlowResult:
+    """Body shared by every flow: Ray up, parent run open, stage tasks in order."""
+    flow_run_id = str(prefect_flow_run.id or "local")
+    uri = tracking.setup(cfg)
+    init_ray(cfg.runtime)
+    results: dict[str, Any] = {}
+    with tracking.flow_run(cfg, flow_name, flow_run_id) as parent:
+        for stage in stages:
+            results[stage] = STAGE_TASKS[stage](cfg, parent.info.run_id, flow_name, flow_run_id)
+    return FlowResult(flow_name, flow_run_id, parent.info.run_id, parent.info.experiment_id,
+                      uri, results)
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Every stage in `cfg.pipeline.stages`: data prep -> RL training."""
+    return run_stages(cfg, "pipeline", cfg.pipeline.stages)
+
+
+@flow(name="data", log_prints=True)
+def data_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Collect an ALE dataset with parallel Ray tasks."""
+    return run_stages(cfg, "data", ("data",))
+
+
+@flow(name="rl", log_prints=True)
+def rl_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Train PPO with RLlib."""
+    return run_stages(cfg, "rl", ("rl",))
+
+
+STAGE_FLOWS = {"data": data_flow, "rl": rl_flow}

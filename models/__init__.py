@@ -1,0 +1,1 @@
+"""torch-only building blocks: encoders, heads, losses. Imports nothing but torch and numpy."""

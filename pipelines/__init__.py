@@ -1,0 +1,1 @@
+"""Stage logic as plain functions: typed config in, typed result out (no Prefect here)."""

@@ -1,0 +1,284 @@
+"""One typed config for every stage, with presets and overrides.
+
+Resolution order: preset -> YAML files (in order) -> `--set a.b=value` overrides. Anything
+invalid (unknown key, wrong type, negative budget, unknown game id, unknown preset) raises
+`ConfigError` naming the field, before any compute starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agents.atari_env import check_game_id
+
+STAGES = ("data", "rl")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the offending field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class RuntimeConfig(_Section):
+    """Where things run and are stored; not part of the config hash (same science anywhere)."""
+
+    work_dir: Path = Field(Path(".arcadelab"), description="datasets, MLflow store, checkpoints")
+    ray_address: str | None = Field(
+        None, description="join this Ray cluster (host:port or 'auto'); None: RAY_ADDRESS or local"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray; None: all")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="None: MLFLOW_TRACKING_URI, else SQLite under work_dir"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, description="give up joining a cluster after")
+
+
+class DataConfig(_Section):
+    """Data prep: random-policy ALE rollouts collected by parallel Ray tasks."""
+
+    policy: Literal["random"] = Field("random", description="behaviour policy of the rollouts")
+    num_tasks: int = Field(4, ge=1, description="parallel Ray collection tasks, one seed each")
+    steps_per_task: int = Field(5_000, ge=1, description="env steps each task collects")
+    max_episode_steps: int | None = Field(
+        None, ge=1, description="cut episodes after this many steps; None: play to game over"
+    )
+    frameskip: int = Field(4, ge=1, description="ALE frames per step (v5 default 4)")
+    repeat_action_probability: float = Field(
+        0.25, ge=0.0, le=1.0, description="sticky actions (v5 default 0.25)"
+    )
+    rows_per_shard: int = Field(2_000, ge=1, description="rows per Parquet shard")
+    split: tuple[float, float, float] = Field(
+        (0.7, 0.1, 0.2), description="train/val/test fractions of episodes (AtariARI: 70/10/20)"
+    )
+    min_label_entropy_bits: float = Field(
+        0.6, ge=0.0, description="labels below this entropy are reported as low-entropy"
+    )
+    sample_grid: int = Field(16, ge=1, le=64, description="frames in the logged sample grid")
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) < 0 or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
+            raise ValueError(f"fractions must be >= 0, train > 0, and sum to 1 (got {v})")
+        return v
+
+
+class RLConfig(_Section):
+    """PPO on RLlib's new API stack over the preprocessed pixel env."""
+
+    iterations: int = Field(50, ge=1, description="PPO training iterations")
+    num_env_runners: int = Field(1, ge=0, description="remote env runner actors (0: in-process)")
+    num_envs_per_env_runner: int = Field(4, ge=1, description="vectorised envs per runner")
+    rollout_fragment_length: int | Literal["auto"] = Field("auto", description="steps per env")
+    train_batch_size: int = Field(4_000, ge=1, description="env steps per learner per iteration")
+    minibatch_size: int = Field(256, ge=1, description="SGD minibatch size")
+    num_epochs: int = Field(4, ge=1, description="passes over each train batch")
+    lr: float = Field(2.5e-4, gt=0, description="Adam learning rate")
+    gamma: float = Field(0.99, gt=0, le=1, description="discount")
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda")
+    clip_param: float = Field(0.1, gt=0, description="PPO ratio clip")
+    vf_loss_coeff: float = Field(0.5, ge=0, description="value loss weight")
+    entropy_coeff: float = Field(0.01, ge=0, description="entropy bonus weight")
+    grad_clip: float = Field(0.5, gt=0, description="global gradient-norm clip")
+    num_learners: int = Field(0, ge=0, description="remote learner actors (0: in the driver)")
+    num_gpus_per_learner: float = Field(0.0, ge=0, description="GPUs per learner")
+    feature_dim: int = Field(512, ge=1, description="encoder output size")
+    frameskip: int = Field(4, ge=1, description="agent steps repeat the action this many frames")
+    screen_size: int = Field(84, ge=16, description="observation height and width")
+    frame_stack: int = Field(4, ge=1, description="stacked frames per observation")
+    noop_max: int = Field(30, ge=0, description="random no-ops at reset")
+    repeat_action_probability: float = Field(0.0, ge=0, le=1, description="sticky actions")
+    max_episode_steps: int | None = Field(None, ge=1, description="cut episodes (agent steps)")
+    checkpoint_every: int = Field(10, ge=1, description="save a checkpoint every N iterations")
+
+    @model_validator(mode="after")
+    def _minibatch_fits(self) -> RLConfig:
+        if self.minibatch_size > self.train_batch_size:
+            raise ValueError(
+                f"minibatch_size ({self.minibatch_size}) exceeds train_batch_size "
+                f"({self.train_batch_size})"
+            )
+        return self
+
+
+class PipelineConfig(_Section):
+    """Which stages the pipeline flow runs, in order."""
+
+    stages: tuple[str, ...] = Field(STAGES, description=f"subset of {STAGES}")
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in v if s not in STAGES]
+        if unknown or not v:
+            raise ValueError(f"stages must be a non-empty subset of {STAGES} (got {v})")
+        return v
+
+
+class ArcadeConfig(_Section):
+    """The whole resolved config of a flow run."""
+
+    preset: str = Field("laptop", description="the preset this config started from")
+    game: str = Field("ALE/Pong-v5", description="ALE env id shared by every stage")
+    seed: int = Field(0, ge=0, description="root seed; stages derive theirs from it")
+    runtime: RuntimeConfig = RuntimeConfig()
+    data: DataConfig = DataConfig()
+    rl: RLConfig = RLConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @field_validator("game")
+    @classmethod
+    def _known_game(cls, v: str) -> str:
+        return check_game_id(v)
+
+    def science(self) -> dict[str, Any]:
+        """Everything that changes results (all but runtime and the preset label)."""
+        return self.model_dump(mode="json", exclude={"runtime", "preset"})
+
+    def hash(self, section: str | None = None) -> str:
+        """Stable 12-hex digest of the science (or of one stage section plus game and seed)."""
+        sci = self.science()
+        if section is not None:
+            sci = {"game": sci["game"], "seed": sci["seed"], section: sci[section]}
+        return config_digest(sci)
+
+
+# Presets are partial overrides of the defaults above; `laptop` is the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
+                 "rows_per_shard": 200},
+        "rl": {"iterations": 2, "num_env_runners": 1, "num_envs_per_env_runner": 2,
+               "train_batch_size": 256, "minibatch_size": 128, "num_epochs": 1,
+               "max_episode_steps": 100, "checkpoint_every": 1, "feature_dim": 256},
+    },
+    "laptop": {},
+    "cluster": {
+        "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
+        "rl": {"iterations": 500, "num_env_runners": 32, "num_envs_per_env_runner": 8,
+               "train_batch_size": 16_000, "minibatch_size": 1_024, "num_learners": 2,
+               "num_gpus_per_learner": 1.0},
+    },
+}
+
+
+def config_digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge mappings; values in `override` win."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_set(expr: str) -> dict[str, Any]:
+    """`a.b=3` -> {"a": {"b": 3}}; the value is parsed as YAML (numbers, bools, lists)."""
+    key, sep, raw = expr.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set expects key.path=value, got {expr!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+    node: Any = value
+    for part in reversed(key.strip().split(".")):
+        node = {part: node}
+    return node
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def load_config(
+    preset: str = "laptop",
+    files: Iterable[Path] = (),
+    sets: Iterable[str] = (),
+    runtime: Mapping[str, Any] | None = None,
+) -> ArcadeConfig:
+    """Resolve preset -> files -> --set overrides -> runtime flags into a validated config."""
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    merged: dict[str, Any] = deep_merge({}, PRESETS[preset])
+    for path in files:
+        merged = deep_merge(merged, load_yaml(path))
+    for expr in sets:
+        merged = deep_merge(merged, parse_set(expr))
+    if runtime:
+        merged = deep_merge(merged, {"runtime": {k: v for k, v in runtime.items() if v is not None}})
+    merged["preset"] = preset
+    return validate(merged)
+
+
+def validate(data: Mapping[str, Any]) -> ArcadeConfig:
+    try:
+        return ArcadeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from None
+
+
+def format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key{_suggest(err['loc'])}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg} (got {err.get('input')!r})")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _suggest(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = ArcadeConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return ""
+        model = field.annotation
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+
+
+def to_yaml(cfg: ArcadeConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the form MLflow params take."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,218 @@
+"""Data prep stage: parallel ALE rollouts on Ray -> episode splits -> Parquet dataset.
+
+N Ray tasks each play the game with their own seed and return Arrow tables; the driver plans
+the episode-level split from a small index first, then fetches one task's rows at a time
+(memory stays bounded by one task's output) and writes shards atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import ale_py
+import gymnasium
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+
+from agents.atari_env import rom_name, rom_sha256
+from pipelines.config import ArcadeConfig
+from pipelines.dataset import FORMAT_VERSION, DatasetWriter, Manifest, verify
+from pipelines.labels import label_statistics, labels_for, screen_positions
+from pipelines.plots import frame_grid
+from pipelines.rollouts import RolloutSpec, collect_rollout, decode_frames
+from pipelines.splits import SPLITS, assign_episode_splits, leaked_mask
+from pipelines.tracking import log_metrics
+
+log = logging.getLogger("arcadelab")
+
+
+@dataclass(frozen=True)
+class DataResult:
+    path: Path
+    manifest: Manifest
+    env_steps_per_s: float
+    samples_png: Path
+
+
+def dataset_path(cfg: ArcadeConfig) -> Path:
+    """Content-addressed location: same game and data config -> same folder."""
+    name = f"{rom_name(cfg.game)}-{cfg.hash('data')}"
+    return (cfg.runtime.work_dir / "datasets" / name).resolve()
+
+
+def rollout_specs(cfg: ArcadeConfig) -> list[RolloutSpec]:
+    d = cfg.data
+    # Distinct, reproducible seeds per task derived from the root seed.
+    seeds = np.random.SeedSequence([cfg.seed, 1]).generate_state(d.num_tasks)
+    return [
+        RolloutSpec(cfg.game, i, int(seeds[i]), d.steps_per_task, d.frameskip,
+                    d.repeat_action_probability, d.max_episode_steps)
+        for i in range(d.num_tasks)
+    ]
+
+
+def prepare_data(cfg: ArcadeConfig) -> DataResult:
+    """Collect, split, write and log one dataset; logs to the active MLflow run."""
+    d = cfg.data
+    specs = rollout_specs(cfg)
+    remote = ray.remote(num_cpus=1, num_returns=2, max_retries=2)(collect_rollout)
+    start = time.perf_counter()
+    pending = {}
+    for spec in specs:
+        index_ref, rows_ref = remote.remote(spec)
+        pending[index_ref] = (spec.task_index, rows_ref)
+
+    # Wait on the small index tables, reporting progress as tasks finish.
+    indexes: dict[int, pa.Table] = {}
+    rows_refs: dict[int, ray.ObjectRef] = {}
+    waiting = list(pending)
+    while waiting:
+        done, waiting = ray.wait(waiting, num_returns=1)
+        task, rows_ref = pending[done[0]]
+        indexes[task], rows_refs[task] = ray.get(done[0]), rows_ref
+        log.info("data: rollout task %d/%d done (%d steps each)", len(indexes), len(specs),
+                 d.steps_per_task)
+    elapsed = time.perf_counter() - start
+    steps_per_s = d.num_tasks * d.steps_per_task / elapsed
+
+    index = pa.concat_tables(indexes[t] for t in sorted(indexes))
+    split_of = assign_episode_splits(index.column("episode_id").to_pylist(), d.split, cfg.seed)
+    splits = [split_of[e] for e in index.column("episode_id").to_pylist()]
+    leaked = leaked_mask(splits, index.column("frame_hash").to_pylist())
+
+    path = dataset_path(cfg)
+    rom = rom_name(cfg.game)
+    table = labels_for(rom)
+    label_values: dict[str, list[np.ndarray]] = {k: [] for k in table}
+    sample_rows: list[pa.Table] = []
+    episodes: dict[str, set[str]] = {s: set() for s in SPLITS}
+    offset = 0
+    with DatasetWriter(path) as writer:
+        buffers: dict[str, list[pa.Table]] = {s: [] for s in SPLITS}
+        for task in sorted(rows_refs):
+            rows: pa.Table = ray.get(rows_refs[task])
+            n = rows.num_rows
+            task_splits = pa.array(splits[offset:offset + n])
+            keep = pa.array(~leaked[offset:offset + n])
+            offset += n
+            rows = rows.append_column("split", task_splits).filter(keep)
+            for s in SPLITS:
+                part = rows.filter(pc.equal(rows.column("split"), s))
+                if part.num_rows:
+                    buffers[s].append(part)
+                    episodes[s].update(part.column("episode_id").to_pylist())
+                    _flush(writer, buffers, s, d.rows_per_shard, final=False)
+            for k in table:
+                label_values[k].append(rows.column(f"label_{k}").to_numpy())
+            sample_rows.append(rows.slice(0, 0) if not rows.num_rows else
+                               rows.take(np.linspace(0, rows.num_rows - 1,
+                                                     max(1, d.sample_grid // len(specs) + 1),
+                                                     dtype=int)))
+            del rows
+        for s in SPLITS:
+            _flush(writer, buffers, s, d.rows_per_shard, final=True)
+
+        stats = label_statistics({k: np.concatenate(v) for k, v in label_values.items()},
+                                 table, d.min_label_entropy_bits)
+        split_rows = {s: sum(x.rows for x in writer.shards if x.split == s) for s in SPLITS}
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            name=path.name,
+            game=cfg.game,
+            rom=rom,
+            rom_sha256=rom_sha256(cfg.game),
+            versions={"ale_py": ale_py.__version__, "gymnasium": gymnasium.__version__},
+            config={"game": cfg.game, "seed": cfg.seed, "data": cfg.data.model_dump(mode="json")},
+            shards=tuple(writer.shards),
+            splits={s: {"rows": split_rows[s], "episodes": len(episodes[s])} for s in SPLITS},
+            labels=table,
+            label_stats=stats.to_dict(orient="records"),
+            low_entropy_labels=tuple(stats.loc[stats.low_entropy, "label"]),
+            dropped_leaked_frames=int(leaked.sum()),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        writer.commit(manifest)
+    log.info("data: wrote %d rows in %d shards to %s", manifest.rows, len(manifest.shards), path)
+    if manifest.low_entropy_labels:
+        log.warning("data: low-entropy labels (reported, not for probes): %s",
+                    ", ".join(manifest.low_entropy_labels))
+    result = DataResult(path, manifest, steps_per_s,
+                        path.parent / f"{path.name}-samples.png")
+    _sample_grid(pa.concat_tables(sample_rows).slice(0, d.sample_grid), rom, table,
+                 result.samples_png)
+    log_dataset(result, stats)
+    return result
+
+
+def _flush(writer: DatasetWriter, buffers: dict[str, list[pa.Table]], split: str,
+           rows_per_shard: int, final: bool) -> None:
+    """Write full shards out of a split's buffer (and the remainder when `final`)."""
+    if not buffers[split]:
+        return
+    merged = pa.concat_tables(buffers[split])
+    start = 0
+    while merged.num_rows - start >= rows_per_shard or (final and start < merged.num_rows):
+        writer.write_shard(merged.slice(start, rows_per_shard), split)
+        start += rows_per_shard
+    buffers[split] = [merged.slice(start)] if start < merged.num_rows else []
+
+
+def _sample_grid(rows: pa.Table, rom: str, table: dict[str, int], out: Path) -> None:
+    frames = decode_frames(rows.column("frame"))
+    captions, markers = [], []
+    for i in range(rows.num_rows):
+        labels = {k: rows.column(f"label_{k}")[i].as_py() for k in table}
+        head = f"{rows.column('episode_id')[i].as_py()} t={rows.column('step')[i].as_py()}"
+        pairs = [f"{k}={v}" for k, v in labels.items()]
+        captions.append([head] + [" ".join(pairs[j:j + 2]) for j in range(0, len(pairs), 2)])
+        markers.append(screen_positions(rom, labels))
+    frame_grid(frames, captions, markers).save(out)
+
+
+def log_dataset(result: DataResult, stats: pd.DataFrame) -> None:
+    """Metrics under data/…, the dataset as an MLflow input, manifest, label table, grid."""
+    m = result.manifest
+    metrics = {
+        "data/rows": m.rows,
+        "data/shards": len(m.shards),
+        "data/episodes": sum(v["episodes"] for v in m.splits.values()),
+        "data/dropped_leaked_frames": m.dropped_leaked_frames,
+        "data/env_steps_per_s": result.env_steps_per_s,
+        "data/low_entropy_labels": len(m.low_entropy_labels),
+        "data/bytes": sum((result.path / s.name).stat().st_size for s in m.shards),
+    }
+    for s, v in m.splits.items():
+        metrics[f"data/rows_{s}"] = v["rows"]
+        metrics[f"data/episodes_{s}"] = v["episodes"]
+    for row in stats.itertuples():
+        metrics[f"data/label_entropy_bits/{row.label}"] = row.entropy_bits
+    log_metrics(metrics)
+    mlflow.set_tags({"arcadelab.dataset": m.name, "arcadelab.dataset_digest": m.digest(),
+                     "arcadelab.dataset_path": str(result.path)})
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
+        warnings.simplefilter("ignore")
+        source = resolve_dataset_source(str(result.path))
+    mlflow.log_input(MetaDataset(source=source, name=m.name, digest=m.digest()),
+                     context="collected")
+    with tempfile.TemporaryDirectory() as tmp:
+        stats.to_csv(Path(tmp) / "label_stats.csv", index=False)
+        mlflow.log_artifact(str(Path(tmp) / "label_stats.csv"), "data")
+    mlflow.log_artifact(str(result.path / "manifest.json"), "data")
+    mlflow.log_artifact(str(result.samples_png), "data")
+
+
+def load_dataset(path: Path) -> Manifest:
+    """Verify a dataset written by `prepare_data` (checksums) and return its manifest."""
+    return verify(path)

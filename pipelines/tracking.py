@@ -1,0 +1,146 @@
+"""MLflow structure (DESIGN.md): one experiment per flow, a parent run per flow run, a nested
+child run per stage, common tags on every run, the resolved config as params and config.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Run
+
+from pipelines.config import ArcadeConfig, flatten
+
+TAG_STAGE = "arcadelab.stage"
+TAG_FLOW = "arcadelab.flow"
+TAG_FLOW_RUN_ID = "arcadelab.flow_run_id"
+TAG_CONFIG_HASH = "arcadelab.config_hash"
+TAG_GIT_SHA = "arcadelab.git_sha"
+TAG_PRESET = "arcadelab.preset"
+
+
+def tracking_uri(cfg: ArcadeConfig) -> str:
+    """Config, then MLFLOW_TRACKING_URI, then SQLite under the work dir."""
+    if cfg.runtime.mlflow_tracking_uri:
+        return cfg.runtime.mlflow_tracking_uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    db = (cfg.runtime.work_dir / "mlflow.db").resolve()
+    return f"sqlite:///{db}"
+
+
+def artifact_root(cfg: ArcadeConfig) -> str | None:
+    """Local artifact folder beside a local SQLite store; servers choose their own."""
+    uri = tracking_uri(cfg)
+    if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
+        return (cfg.runtime.work_dir / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def setup(cfg: ArcadeConfig) -> str:
+    cfg.runtime.work_dir.mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(flow: str, cfg: ArcadeConfig) -> str:
+    name = f"arcadelab/{flow}"
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_root(cfg))
+    except mlflow.exceptions.MlflowException:
+        # Created concurrently by another flow run: use theirs.
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def git_sha() -> str:
+    """Commit of the code that ran (`-dirty` if the tree had changes); env var wins."""
+    if sha := os.environ.get("ARCADELAB_GIT_SHA"):
+        return sha
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=5).stdout
+        return f"{sha}-dirty" if dirty.strip() else sha
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def common_tags(cfg: ArcadeConfig, flow: str, flow_run_id: str, stage: str,
+                config_hash: str) -> dict[str, str]:
+    return {
+        TAG_STAGE: stage,
+        TAG_FLOW: flow,
+        TAG_FLOW_RUN_ID: flow_run_id,
+        TAG_CONFIG_HASH: config_hash,
+        TAG_GIT_SHA: git_sha(),
+        TAG_PRESET: cfg.preset,
+    }
+
+
+def log_config(cfg: ArcadeConfig) -> None:
+    """The whole resolved config: as params (flat keys) and as config.yaml."""
+    data = cfg.model_dump(mode="json")
+    mlflow.log_params({k: "None" if v is None else v for k, v in flatten(data).items()})
+    mlflow.log_dict(data, "config.yaml")
+
+
+@contextlib.contextmanager
+def flow_run(cfg: ArcadeConfig, flow: str, flow_run_id: str) -> Iterator[Run]:
+    """The parent run of one flow run."""
+    setup(cfg)
+    exp = experiment_id(flow, cfg)
+    tags = common_tags(cfg, flow, flow_run_id, "flow", cfg.hash())
+    with mlflow.start_run(experiment_id=exp, run_name=f"{flow}-{flow_run_id[:8]}",
+                          tags=tags) as run:
+        log_config(cfg)
+        yield run
+
+
+@contextlib.contextmanager
+def stage_run(cfg: ArcadeConfig, stage: str, parent: Run | str | None = None,
+              flow: str | None = None, flow_run_id: str = "none") -> Iterator[Run]:
+    """A child run for one stage, nested under `parent` (a run or its id) when given.
+
+    The parent is passed explicitly rather than taken from MLflow's thread-local stack, so a
+    stage may run on any thread Prefect picks.
+    """
+    setup(cfg)
+    parent_id = parent.info.run_id if isinstance(parent, Run) else parent
+    flow = flow or stage
+    exp = (mlflow.get_run(parent_id).info.experiment_id if parent_id
+           else experiment_id(flow, cfg))
+    section = stage if stage in cfg.science() else None
+    tags = common_tags(cfg, flow, flow_run_id, stage, cfg.hash(section))
+    with mlflow.start_run(experiment_id=exp, run_name=stage, tags=tags,
+                          parent_run_id=parent_id, nested=parent_id is not None) as run:
+        log_config(cfg)
+        yield run
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log only finite numbers (a Pong episode may not finish in a tiny smoke iteration)."""
+    clean = {k: float(v) for k, v in metrics.items() if v is not None and _finite(v)}
+    if clean:
+        mlflow.log_metrics(clean, step=step)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return f == f and f not in (float("inf"), float("-inf"))
