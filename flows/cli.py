@@ -125,3 +125,7 @@ def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
            "--host", host, "--port", str(port)]
     os.execv(sys.executable, cmd)
 
+
+
+if __name__ == "__main__":
+    app()

@@ -232,7 +232,8 @@ def load_config(
     for expr in sets:
         merged = deep_merge(merged, parse_set(expr))
     if runtime:
-        merged = deep_merge(merged, {"runtime": {k: v for k, v in runtime.items() if v is not None}})
+        flags = {k: v for k, v in runtime.items() if v is not None}
+        merged = deep_merge(merged, {"runtime": flags})
     merged["preset"] = preset
     return validate(merged)
 
