@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +28,18 @@ class ConfigError(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bools_for_numbers(cls, data: Any) -> Any:
+        # pydantic's lax mode reads `true` as 1; a YAML typo must not become a budget.
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, bool) and bool not in (field.annotation,
+                                                            *get_args(field.annotation)):
+                    raise ValueError(f"{name}: expected a number, got {value!r}")
+        return data
 
 
 class RuntimeConfig(_Section):
@@ -106,7 +118,7 @@ class RLConfig(_Section):
     def _minibatch_fits(self) -> RLConfig:
         if self.minibatch_size > self.train_batch_size:
             raise ValueError(
-                f"minibatch_size ({self.minibatch_size}) exceeds train_batch_size "
+                f"minibatch_size: {self.minibatch_size} exceeds train_batch_size "
                 f"({self.train_batch_size})"
             )
         return self
@@ -253,7 +265,11 @@ def format_errors(exc: ValidationError) -> str:
             lines.append(f"{loc}: unknown key{_suggest(err['loc'])}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {msg} (got {err.get('input')!r})")
+            head, sep, rest = msg.partition(": ")
+            if sep and head.isidentifier():  # a section-level check naming its field
+                lines.append(f"{loc + '.' if loc else ''}{head}: {rest}")
+            else:
+                lines.append(f"{loc}: {msg} (got {err.get('input')!r})")
     return "invalid config:\n  " + "\n  ".join(lines)
 
 

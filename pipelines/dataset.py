@@ -131,7 +131,12 @@ class DatasetWriter:
         if self.path.exists():
             backup = self.path.parent / f".old-{self.path.name}-{uuid.uuid4().hex[:8]}"
             os.replace(self.path, backup)
-        os.replace(self.tmp, self.path)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError:
+            if backup is not None:
+                os.replace(backup, self.path)  # put the previous dataset back
+            raise
         self._committed = True
         if backup is not None:
             shutil.rmtree(backup, ignore_errors=True)

@@ -1,0 +1,68 @@
+"""Data-prep throughput against its physical limit, measured side by side in one run.
+
+Limit: raw ALE stepping of the same env (grayscale 210x160 + sound, frameskip 4) in one
+process, with no recording. Measured: the data prep stage (N Ray tasks, Arrow rows, split,
+checksummed Parquet), in env steps/s. Prints both and their ratio; with N tasks on N cores the
+ideal ratio is N.
+
+    .venv/bin/python benchmarks/data_prep.py --steps 3000 --tasks 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import ray
+
+from agents.atari_env import make_collect_env
+from pipelines import tracking
+from pipelines.config import load_config
+from pipelines.data_prep import prepare_data
+
+
+def raw_ale_steps_per_s(game: str, steps: int) -> float:
+    env = make_collect_env(game)
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=3000, help="env steps per task")
+    ap.add_argument("--tasks", type=int, default=2, help="parallel Ray tasks")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config("smoke", sets=[f"data.steps_per_task={args.steps}",
+                                         f"data.num_tasks={args.tasks}",
+                                         "data.max_episode_steps=null",
+                                         "data.rows_per_shard=2000"],
+                          runtime={"work_dir": Path(tmp),
+                                   "mlflow_tracking_uri": f"sqlite:///{tmp}/mlflow.db"})
+        ray.init(num_cpus=args.tasks, include_dashboard=False, log_to_driver=False)
+        raw = raw_ale_steps_per_s(cfg.game, args.steps)
+        start = time.perf_counter()
+        with tracking.stage_run(cfg, "data"):
+            result = prepare_data(cfg)
+        wall = time.perf_counter() - start
+        ray.shutdown()
+    total = args.tasks * args.steps
+    print(f"raw ALE, 1 process           : {raw:8.0f} env steps/s")
+    print(f"data prep, rollouts only     : {result.env_steps_per_s:8.0f} env steps/s "
+          f"({result.env_steps_per_s / raw:.2f}x raw, {args.tasks} tasks)")
+    print(f"data prep, whole stage       : {total / wall:8.0f} env steps/s "
+          f"({total / wall / raw:.2f}x raw; split + Parquet + MLflow included)")
+    print(f"dataset: {result.manifest.rows} rows, "
+          f"{sum((result.path / s.name).stat().st_size for s in result.manifest.shards) / 1e6:.1f}"
+          f" MB on disk vs {result.manifest.rows * 210 * 160 / 1e6:.1f} MB of raw frames")
+
+
+if __name__ == "__main__":
+    main()

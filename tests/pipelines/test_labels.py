@@ -1,0 +1,190 @@
+"""Unit tests for pipelines/labels.py: RAM label extraction, entropy, statistics, positions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipelines.labels import (
+    RAM_LABELS,
+    entropy_bits,
+    extract_labels,
+    label_statistics,
+    labels_for,
+    screen_positions,
+)
+
+PONG_INDICES = {
+    "player_y": 51,
+    "enemy_y": 50,
+    "ball_x": 49,
+    "ball_y": 54,
+    "player_score": 14,
+    "enemy_score": 13,
+}
+
+
+def ram_rows(n: int) -> np.ndarray:
+    """(n, 128) uint8 RAM where byte i of row r holds (i + 3 * r) % 256: every cell distinct."""
+    rows = np.arange(n)[:, None] * 3 + np.arange(128)[None, :]
+    return (rows % 256).astype(np.uint8)
+
+
+def test_pong_table_matches_atariari() -> None:
+    assert labels_for("pong") == PONG_INDICES
+    assert "player_x" not in labels_for("pong")  # constant bytes are left out
+
+
+def test_labels_for_unknown_rom_is_empty() -> None:
+    assert labels_for("no_such_rom") == {}
+
+
+def test_labels_for_returns_a_copy() -> None:
+    table = labels_for("pong")
+    table["ball_x"] = 0
+    assert RAM_LABELS["pong"]["ball_x"] == 49
+
+
+def test_extract_pong_labels_by_index() -> None:
+    ram = np.zeros((2, 128), dtype=np.uint8)
+    # distinct sentinel values at the exact Pong indices
+    ram[0, [51, 50, 49, 54, 14, 13]] = [10, 20, 30, 40, 5, 7]
+    ram[1, [51, 50, 49, 54, 14, 13]] = [11, 21, 31, 41, 6, 8]
+    labels = extract_labels(ram, labels_for("pong"))
+    assert set(labels) == set(PONG_INDICES)
+    np.testing.assert_array_equal(labels["player_y"], [10, 11])
+    np.testing.assert_array_equal(labels["enemy_y"], [20, 21])
+    np.testing.assert_array_equal(labels["ball_x"], [30, 31])
+    np.testing.assert_array_equal(labels["ball_y"], [40, 41])
+    np.testing.assert_array_equal(labels["player_score"], [5, 6])
+    np.testing.assert_array_equal(labels["enemy_score"], [7, 8])
+
+
+def test_extract_labels_dtype_and_shape() -> None:
+    ram = ram_rows(5)
+    labels = extract_labels(ram, labels_for("pong"))
+    for name, idx in PONG_INDICES.items():
+        assert labels[name].dtype == np.uint8
+        assert labels[name].shape == (5,)
+        np.testing.assert_array_equal(labels[name], ram[:, idx])
+
+
+def test_extract_labels_accepts_lists() -> None:
+    ram = ram_rows(2).tolist()
+    labels = extract_labels(ram, {"b": 127})
+    np.testing.assert_array_equal(labels["b"], [127, 130 % 256])
+
+
+def test_extract_labels_empty_batch() -> None:
+    labels = extract_labels(np.zeros((0, 128), np.uint8), labels_for("pong"))
+    assert all(v.shape == (0,) for v in labels.values())
+
+
+@pytest.mark.parametrize("shape", [(128,), (3, 127), (3, 129), (2, 3, 128), (0,)])
+def test_extract_labels_rejects_bad_shapes(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"\(N, 128\)"):
+        extract_labels(np.zeros(shape, np.uint8), labels_for("pong"))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([7, 7, 7, 7], 0.0),
+        ([0, 1], 1.0),
+        ([3, 9, 3, 9, 3, 9], 1.0),
+        ([0, 1, 2, 3], 2.0),
+        ([0, 1, 2, 3] * 5, 2.0),
+        (list(range(8)), 3.0),
+        ([], 0.0),
+        ([0, 0, 0, 1], -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25))),
+    ],
+)
+def test_entropy_bits_oracles(values: list[int], expected: float) -> None:
+    assert entropy_bits(np.asarray(values, dtype=np.uint8)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_entropy_of_constant_is_exactly_zero() -> None:
+    h = entropy_bits(np.full(10, 5))
+    assert h == 0.0
+    assert math.copysign(1.0, h) == 1.0  # not -0.0
+
+
+def test_entropy_ignores_order() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 5, size=200)
+    assert entropy_bits(values) == pytest.approx(entropy_bits(rng.permutation(values)))
+
+
+def test_label_statistics_flags_low_entropy() -> None:
+    labels = {
+        "const": np.full(8, 3, np.uint8),
+        "four": np.array([0, 1, 2, 3] * 2, np.uint8),
+        "skewed": np.array([0] * 7 + [1], np.uint8),  # ~0.544 bits
+    }
+    table = {"const": 1, "four": 2, "skewed": 3}
+    stats = label_statistics(labels, table, min_entropy_bits=0.6).set_index("label")
+    assert list(stats.columns) == [
+        "ram_index",
+        "distinct",
+        "entropy_bits",
+        "min",
+        "max",
+        "low_entropy",
+    ]
+    assert stats.loc["const", "low_entropy"]
+    assert stats.loc["skewed", "low_entropy"]
+    assert not stats.loc["four", "low_entropy"]
+    assert stats.loc["four", "entropy_bits"] == pytest.approx(2.0)
+    assert stats.loc["const", "entropy_bits"] == 0.0
+    assert stats.loc["four", "distinct"] == 4
+    assert stats.loc["const", "distinct"] == 1
+    assert (stats.loc["four", "min"], stats.loc["four", "max"]) == (0, 3)
+    assert stats.loc["skewed", "ram_index"] == 3
+
+
+def test_label_statistics_threshold_is_strict() -> None:
+    labels = {"two": np.array([0, 1], np.uint8)}
+    stats = label_statistics(labels, {"two": 0}, min_entropy_bits=1.0)
+    assert not stats.loc[0, "low_entropy"]  # exactly 1 bit is not below 1 bit
+    stats = label_statistics(labels, {"two": 0}, min_entropy_bits=1.01)
+    assert stats.loc[0, "low_entropy"]
+
+
+def test_label_statistics_from_extracted_ram() -> None:
+    ram = ram_rows(4)
+    table = labels_for("pong")
+    stats = label_statistics(extract_labels(ram, table), table, 0.6)
+    assert len(stats) == len(table)
+    assert set(stats["label"]) == set(table)
+    assert not stats["low_entropy"].any()  # 4 distinct values per byte: 2 bits
+
+
+def test_label_statistics_empty_values() -> None:
+    stats = label_statistics({"x": np.zeros(0, np.uint8)}, {"x": 0}, 0.6)
+    row = stats.iloc[0]
+    assert (row["distinct"], row["min"], row["max"]) == (0, 0, 0)
+    assert row["low_entropy"]
+
+
+def test_screen_positions_pong_ball() -> None:
+    pos = screen_positions("pong", {"ball_x": 100, "ball_y": 60, "player_y": 3})
+    assert pos == {"ball": (51, 46)}  # x = 100 - 49, y = 60 - 14
+
+
+def test_screen_positions_accepts_numpy_scalars() -> None:
+    labels = extract_labels(ram_rows(1), labels_for("pong"))
+    row = {k: v[0] for k, v in labels.items()}
+    x, y = screen_positions("pong", row)["ball"]
+    assert (x, y) == (49 - 49, 54 - 14)
+    assert type(x) is int
+    assert type(y) is int
+
+
+def test_screen_positions_missing_label() -> None:
+    assert screen_positions("pong", {"ball_x": 100}) == {}
+
+
+def test_screen_positions_unknown_rom() -> None:
+    assert screen_positions("no_such_rom", {"ball_x": 100, "ball_y": 60}) == {}
