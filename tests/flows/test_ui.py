@@ -1,0 +1,64 @@
+"""`arcadelab ui` serves the MLflow UI over a work dir, on loopback, and shows its runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
+    from pipelines import tracking
+    from pipelines.config import load_config
+
+    cfg = load_config("smoke", runtime={"work_dir": tmp_path})
+    with tracking.flow_run(cfg, "pipeline", "test-flow-run"):
+        mlflow.log_metric("data/rows", 3)
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "ui", "--work-dir", str(tmp_path),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # so the server's worker processes stop with it
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        body = None
+        for _ in range(120):
+            try:
+                req = urllib.request.Request(
+                    f"{url}/api/2.0/mlflow/experiments/search", method="POST",
+                    data=json.dumps({"max_results": 10}).encode(),
+                    headers={"Content-Type": "application/json"})
+                body = json.loads(urllib.request.urlopen(req, timeout=2).read())
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        names = {e["name"] for e in body["experiments"]}
+        assert "arcadelab/pipeline" in names
+        page = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert "<html" in page.lower()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
