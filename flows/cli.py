@@ -75,8 +75,11 @@ def _print_summary(cfg: ArcadeConfig, result: object) -> None:
         path = getattr(res, "path", None) or getattr(res, "checkpoint", None)
         typer.echo(f"  {stage}: {path}")
     if uri.startswith("sqlite:"):
+        exe = Path(sys.executable).parent / "arcadelab"
+        cli = str(exe) if exe.exists() else f"{sys.executable} -m flows.cli"
         typer.echo("Open the MLflow UI on these results:")
-        typer.echo(f"  arcadelab ui --work-dir {cfg.runtime.work_dir.resolve()}   # then http://127.0.0.1:5000")
+        typer.echo(f"  {cli} ui --work-dir {cfg.runtime.work_dir.resolve()}")
+        typer.echo("  then browse http://127.0.0.1:5000")
         typer.echo(f"  (same as: mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000)")
     else:
         typer.echo(f"Open the MLflow UI at {uri}")
