@@ -21,10 +21,8 @@ class ActorCriticModule(TorchRLModule, ValueFunctionAPI):
 
     def setup(self) -> None:
         c, h, w = self.observation_space.shape
-        if h != w:
-            raise ValueError(f"expected square observations (C, H, H), got {(c, h, w)}")
         feature_dim = int(self.model_config.get("feature_dim", 512))
-        encoder = NatureCNN(in_channels=c, feature_dim=feature_dim, screen_size=h)
+        encoder = NatureCNN(in_channels=c, feature_dim=feature_dim, height=h, width=w)
         self.net = ActorCritic(encoder, feature_dim, int(self.action_space.n))
 
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

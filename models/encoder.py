@@ -1,23 +1,42 @@
 """The encoder interface: the one seam shared by pretraining, probes and the RL policy.
 
-An encoder maps a batch of stacked grayscale frames (B, C, H, W), uint8 in [0, 255] or float
-in [0, 1], to features (B, feature_dim). Scaling uint8 inside the encoder lets env runners
-ship compact uint8 observations.
+An encoder maps a batch of grayscale frames (B, C, H, W), uint8 in [0, 255] or float in
+[0, 1], to features (B, feature_dim). Two views are used: the policy's 4x84x84 frame stack
+and AtariARI's full-resolution 1x210x160 single frame. Scaling uint8 inside the encoder lets
+env runners and data loaders ship compact uint8 tensors.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 
-class NatureCNN(nn.Module):
-    """The DQN Nature paper's convnet (Mnih et al. 2015) with a configurable feature size."""
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Everything needed to rebuild an encoder before loading its weights."""
 
-    def __init__(self, in_channels: int = 4, feature_dim: int = 512, screen_size: int = 84):
+    arch: str = "nature_cnn"
+    in_channels: int = 4
+    height: int = 84
+    width: int = 84
+    feature_dim: int = 512
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.height, self.width)
+
+
+class NatureCNN(nn.Module):
+    """The DQN Nature paper's convnet (Mnih et al. 2015) with a configurable feature size and
+    input size (84x84 stacks or 210x160 full frames)."""
+
+    def __init__(self, in_channels: int = 4, feature_dim: int = 512, height: int = 84,
+                 width: int = 84):
         super().__init__()
-        self.in_channels = in_channels
-        self.screen_size = screen_size
+        self.spec = EncoderSpec("nature_cnn", in_channels, height, width, feature_dim)
         self.feature_dim = feature_dim
         self.conv = nn.Sequential(
             nn.Conv2d(in_channels, 32, kernel_size=8, stride=4),
@@ -29,7 +48,7 @@ class NatureCNN(nn.Module):
             nn.Flatten(),
         )
         with torch.no_grad():
-            n_flat = self.conv(torch.zeros(1, in_channels, screen_size, screen_size)).shape[1]
+            n_flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
         self.fc = nn.Sequential(nn.Linear(n_flat, feature_dim), nn.ReLU())
         for m in self.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
@@ -38,10 +57,16 @@ class NatureCNN(nn.Module):
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_channels, self.screen_size, self.screen_size)
+        return self.spec.input_shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1:] != self.input_shape:
+        if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"encoder expects (B, {self.input_shape}), got {tuple(x.shape)}")
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         return self.fc(self.conv(x))
+
+
+def build_encoder(spec: EncoderSpec) -> NatureCNN:
+    if spec.arch != "nature_cnn":
+        raise ValueError(f"unknown encoder arch {spec.arch!r} (known: nature_cnn)")
+    return NatureCNN(spec.in_channels, spec.feature_dim, spec.height, spec.width)

@@ -56,13 +56,15 @@ def test_output_depends_on_input(encoder: NatureCNN) -> None:
 
 
 @pytest.mark.parametrize(
-    ("in_channels", "feature_dim", "screen_size"), [(1, 32, 84), (4, 512, 84), (2, 16, 64)]
+    ("in_channels", "feature_dim", "height", "width"),
+    [(1, 32, 84, 84), (4, 512, 84, 84), (2, 16, 64, 64), (1, 64, 210, 160)],
 )
-def test_configurable_sizes(in_channels: int, feature_dim: int, screen_size: int) -> None:
-    enc = NatureCNN(in_channels=in_channels, feature_dim=feature_dim, screen_size=screen_size)
-    assert enc.input_shape == (in_channels, screen_size, screen_size)
+def test_configurable_sizes(in_channels: int, feature_dim: int, height: int, width: int) -> None:
+    enc = NatureCNN(in_channels=in_channels, feature_dim=feature_dim, height=height, width=width)
+    assert enc.input_shape == (in_channels, height, width)
+    x = torch.randint(0, 256, (2, in_channels, height, width), dtype=torch.uint8)
     with torch.no_grad():
-        out = enc(frames(2, in_channels, screen_size))
+        out = enc(x)
     assert out.shape == (2, feature_dim)
 
 
