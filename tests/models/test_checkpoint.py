@@ -40,7 +40,7 @@ def test_weights_that_do_not_fit_the_spec(tmp_path: Path) -> None:
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(EncoderCheckpointError, match="encoder.json missing"):
+    with pytest.raises(EncoderCheckpointError, match=r"encoder\.json missing"):
         load_encoder(tmp_path)
 
 
