@@ -72,8 +72,7 @@ def _print_summary(cfg: ArcadeConfig, result: object) -> None:
     typer.echo(f"  tracking URI: {uri}")
     typer.echo(f"  work dir: {cfg.runtime.work_dir.resolve()}")
     for stage, res in result.stages.items():
-        path = getattr(res, "path", None) or getattr(res, "checkpoint", None)
-        typer.echo(f"  {stage}: {path}")
+        typer.echo(f"  {stage}: {res.describe()}")
     if uri.startswith("sqlite:"):
         exe = Path(sys.executable).parent / "arcadelab"
         cli = str(exe) if exe.exists() else f"{sys.executable} -m flows.cli"

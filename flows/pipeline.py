@@ -36,14 +36,15 @@ def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> Fl
     results: dict[str, Any] = {}
     with tracking.flow_run(cfg, flow_name, flow_run_id) as parent:
         for stage in stages:
-            results[stage] = STAGE_TASKS[stage](cfg, parent.info.run_id, flow_name, flow_run_id)
+            results[stage] = STAGE_TASKS[stage](cfg, parent.info.run_id, flow_name, flow_run_id,
+                                                dict(results))
     return FlowResult(flow_name, flow_run_id, parent.info.run_id, parent.info.experiment_id,
                       uri, results)
 
 
 @flow(name="pipeline", log_prints=True)
 def pipeline_flow(cfg: ArcadeConfig) -> FlowResult:
-    """Every stage in `cfg.pipeline.stages`: data prep -> RL training."""
+    """Every stage in `cfg.pipeline.stages`: data prep -> pretraining + probes -> RL."""
     return run_stages(cfg, "pipeline", cfg.pipeline.stages)
 
 
@@ -53,10 +54,16 @@ def data_flow(cfg: ArcadeConfig) -> FlowResult:
     return run_stages(cfg, "data", ("data",))
 
 
+@flow(name="pretrain", log_prints=True)
+def pretrain_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Self-supervised pretraining -> probes -> registry, on the (reused) dataset."""
+    return run_stages(cfg, "pretrain", ("data", "pretrain"))
+
+
 @flow(name="rl", log_prints=True)
 def rl_flow(cfg: ArcadeConfig) -> FlowResult:
     """Train PPO with RLlib."""
     return run_stages(cfg, "rl", ("rl",))
 
 
-STAGE_FLOWS = {"data": data_flow, "rl": rl_flow}
+STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow}

@@ -1,7 +1,12 @@
-"""Prefect tasks: each a few lines around one stage call inside its MLflow child run."""
+"""Prefect tasks: each a few lines around one stage call inside its MLflow child run.
+
+Every task takes the config, the parent run, the flow identity and the results of the stages
+before it (`upstream`), and returns its stage's typed result.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import task
@@ -9,20 +14,32 @@ from prefect.cache_policies import NONE
 
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
-from pipelines.data_prep import DataResult, prepare_data
+from pipelines.data_prep import DataResult, dataset_path, prepare_data
+from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
 from pipelines.rl_train import RLResult, train_ppo
 
 
 @task(name="data", cache_policy=NONE)
-def data_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str) -> DataResult:
+def data_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+              upstream: dict[str, Any]) -> DataResult:
     with tracking.stage_run(cfg, "data", parent_run_id, flow, flow_run_id):
         return prepare_data(cfg)
 
 
+@task(name="pretrain", cache_policy=NONE)
+def pretrain_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                  upstream: dict[str, Any]) -> PretrainStageResult:
+    data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
+    with tracking.stage_run(cfg, "pretrain", parent_run_id, flow, flow_run_id) as run:
+        return run_pretrain_stage(cfg, data, tracking.flow_tags(run))
+
+
 @task(name="rl", cache_policy=NONE)
-def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str) -> RLResult:
+def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+            upstream: dict[str, Any]) -> RLResult:
     with tracking.stage_run(cfg, "rl", parent_run_id, flow, flow_run_id):
         return train_ppo(cfg)
 
 
-STAGE_TASKS: dict[str, Any] = {"data": data_task, "rl": rl_task}
+STAGE_TASKS: dict[str, Callable[..., Any]] = {
+    "data": data_task, "pretrain": pretrain_task, "rl": rl_task}

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.atari_env import check_game_id
 
-STAGES = ("data", "rl")
+STAGES = ("data", "pretrain", "rl")
+SSL_METHODS = ("autoencoder", "atc", "clip")
+ENCODER_VIEWS = ("stack84", "full")
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,9 @@ class DataConfig(_Section):
         0.6, ge=0.0, description="labels below this entropy are reported as low-entropy"
     )
     sample_grid: int = Field(16, ge=1, le=64, description="frames in the logged sample grid")
+    reuse: bool = Field(
+        True, description="reuse an intact dataset with the same game, seed and data config"
+    )
 
     @field_validator("split")
     @classmethod
@@ -124,6 +129,52 @@ class RLConfig(_Section):
         return self
 
 
+class PretrainConfig(_Section):
+    """Self-supervised encoder pretraining on Ray Train (DDP), fed by Ray Data."""
+
+    methods: tuple[str, ...] = Field(SSL_METHODS, description=f"subset of {SSL_METHODS}")
+    supervised_baseline: bool = Field(True, description="also train the supervised upper bound")
+    views: tuple[str, ...] = Field(
+        ENCODER_VIEWS, description="stack84: the policy's 4x84x84; full: AtariARI's 210x160"
+    )
+    epochs: int = Field(10, ge=1, description="passes over the train split")
+    batch_size: int = Field(128, ge=2, description="per-worker batch (>= 2: in-batch negatives)")
+    lr: float = Field(3e-4, gt=0, description="Adam learning rate")
+    feature_dim: int = Field(256, ge=1, description="encoder output size")
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
+    use_gpu: bool = Field(False, description="one GPU per worker")
+    atc_k: int = Field(3, ge=1, description="ATC: the positive is t+k in the same episode")
+    atc_momentum: float = Field(0.99, ge=0, lt=1, description="ATC target-encoder EMA")
+    max_failures: int = Field(2, ge=0, description="worker failures survived (from checkpoint)")
+    register_models: bool = Field(True, description="register encoders as arcadelab-encoder")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not set(v) <= set(SSL_METHODS):
+            raise ValueError(f"methods must be a subset of {SSL_METHODS} (got {v})")
+        return v
+
+    @field_validator("views")
+    @classmethod
+    def _known_views(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or not set(v) <= set(ENCODER_VIEWS):
+            raise ValueError(f"views must be a non-empty subset of {ENCODER_VIEWS} (got {v})")
+        return v
+
+
+class ProbeConfig(_Section):
+    """AtariARI-style linear probes (one 256-way linear classifier per RAM variable)."""
+
+    epochs: int = Field(100, ge=1, description="max epochs per probe (early stopping on val)")
+    lr: float = Field(3e-3, gt=0, description="Adam learning rate")
+    batch_size: int = Field(64, ge=1, description="probe minibatch")
+    patience: int = Field(10, ge=1, description="epochs without val F1 gain before stopping")
+    few_shot_sizes: tuple[int | None, ...] = Field(
+        (10, 50, 100, 500, None), description="labelled examples per few-shot point (null: all)"
+    )
+
+
 class PipelineConfig(_Section):
     """Which stages the pipeline flow runs, in order."""
 
@@ -146,6 +197,8 @@ class ArcadeConfig(_Section):
     seed: int = Field(0, ge=0, description="root seed; stages derive theirs from it")
     runtime: RuntimeConfig = RuntimeConfig()
     data: DataConfig = DataConfig()
+    pretrain: PretrainConfig = PretrainConfig()
+    probe: ProbeConfig = ProbeConfig()
     rl: RLConfig = RLConfig()
     pipeline: PipelineConfig = PipelineConfig()
 
@@ -171,6 +224,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
                  "rows_per_shard": 200},
+        "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
+        "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": [10, 50, None]},
         "rl": {"iterations": 2, "num_env_runners": 1, "num_envs_per_env_runner": 2,
                "train_batch_size": 256, "minibatch_size": 128, "num_epochs": 1,
                "max_episode_steps": 100, "checkpoint_every": 1, "feature_dim": 256},
@@ -178,6 +233,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "laptop": {},
     "cluster": {
         "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
+        "pretrain": {"epochs": 30, "batch_size": 256, "num_workers": 4, "use_gpu": True},
         "rl": {"iterations": 500, "num_env_runners": 32, "num_envs_per_env_runner": 8,
                "train_batch_size": 16_000, "minibatch_size": 1_024, "num_learners": 2,
                "num_gpus_per_learner": 1.0},

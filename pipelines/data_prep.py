@@ -8,6 +8,7 @@ the episode-level split from a small index first, then fetches one task's rows a
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 import warnings
@@ -28,7 +29,14 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from agents.atari_env import rom_name, rom_sha256
 from pipelines.config import ArcadeConfig
-from pipelines.dataset import FORMAT_VERSION, DatasetWriter, Manifest, verify
+from pipelines.dataset import (
+    FORMAT_VERSION,
+    MANIFEST,
+    DatasetError,
+    DatasetWriter,
+    Manifest,
+    verify,
+)
 from pipelines.labels import label_statistics, labels_for, screen_positions
 from pipelines.plots import frame_grid
 from pipelines.rollouts import RolloutSpec, collect_rollout, decode_frames
@@ -44,6 +52,11 @@ class DataResult:
     manifest: Manifest
     env_steps_per_s: float
     samples_png: Path
+
+    def describe(self) -> str:
+        m = self.manifest
+        splits = ", ".join(f"{k} {v['rows']}" for k, v in m.splits.items())
+        return f"{m.rows} rows ({splits}) at {self.path}"
 
 
 def dataset_path(cfg: ArcadeConfig) -> Path:
@@ -64,7 +77,30 @@ def rollout_specs(cfg: ArcadeConfig) -> list[RolloutSpec]:
 
 
 def prepare_data(cfg: ArcadeConfig) -> DataResult:
-    """Collect, split, write and log one dataset; logs to the active MLflow run."""
+    """Collect, split, write and log one dataset; logs to the active MLflow run.
+
+    Dataset folders are content-addressed, so an intact dataset made from the same game, seed
+    and data config is reused (checksums verified) unless `data.reuse` is off.
+    """
+    path = dataset_path(cfg)
+    if cfg.data.reuse and (path / MANIFEST).is_file():
+        try:
+            manifest = verify(path)
+        except DatasetError as exc:
+            log.warning("data: existing dataset unusable, collecting again (%s)", exc)
+        else:
+            log.info("data: reusing verified dataset %s (%d rows)", path, manifest.rows)
+            result = DataResult(path, manifest, math.nan, _samples_png(path))
+            log_dataset(result, pd.DataFrame(manifest.label_stats), reused=True)
+            return result
+    return _collect(cfg, path)
+
+
+def _samples_png(path: Path) -> Path:
+    return path.parent / f"{path.name}-samples.png"
+
+
+def _collect(cfg: ArcadeConfig, path: Path) -> DataResult:
     d = cfg.data
     specs = rollout_specs(cfg)
     remote = ray.remote(num_cpus=1, num_returns=2, max_retries=2)(collect_rollout)
@@ -92,7 +128,6 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
     splits = [split_of[e] for e in index.column("episode_id").to_pylist()]
     leaked = leaked_mask(splits, index.column("frame_hash").to_pylist())
 
-    path = dataset_path(cfg)
     rom = rom_name(cfg.game)
     table = labels_for(rom)
     label_values: dict[str, list[np.ndarray]] = {k: [] for k in table}
@@ -148,8 +183,7 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
     if manifest.low_entropy_labels:
         log.warning("data: low-entropy labels (reported, not for probes): %s",
                     ", ".join(manifest.low_entropy_labels))
-    result = DataResult(path, manifest, steps_per_s,
-                        path.parent / f"{path.name}-samples.png")
+    result = DataResult(path, manifest, steps_per_s, _samples_png(path))
     _sample_grid(pa.concat_tables(sample_rows).slice(0, d.sample_grid), rom, table,
                  result.samples_png)
     log_dataset(result, stats)
@@ -181,10 +215,11 @@ def _sample_grid(rows: pa.Table, rom: str, table: dict[str, int], out: Path) -> 
     frame_grid(frames, captions, markers).save(out)
 
 
-def log_dataset(result: DataResult, stats: pd.DataFrame) -> None:
+def log_dataset(result: DataResult, stats: pd.DataFrame, reused: bool = False) -> None:
     """Metrics under data/…, the dataset as an MLflow input, manifest, label table, grid."""
     m = result.manifest
     metrics = {
+        "data/reused": float(reused),
         "data/rows": m.rows,
         "data/shards": len(m.shards),
         "data/episodes": sum(v["episodes"] for v in m.splits.values()),
@@ -210,9 +245,6 @@ def log_dataset(result: DataResult, stats: pd.DataFrame) -> None:
         stats.to_csv(Path(tmp) / "label_stats.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "label_stats.csv"), "data")
     mlflow.log_artifact(str(result.path / "manifest.json"), "data")
-    mlflow.log_artifact(str(result.samples_png), "data")
+    if result.samples_png.is_file():
+        mlflow.log_artifact(str(result.samples_png), "data")
 
-
-def load_dataset(path: Path) -> Manifest:
-    """Verify a dataset written by `prepare_data` (checksums) and return its manifest."""
-    return verify(path)

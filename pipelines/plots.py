@@ -68,3 +68,16 @@ def line_chart(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def recon_grid(originals: np.ndarray, recons: np.ndarray, scale: int = 2) -> np.ndarray:
+    """Rows of [original | reconstruction] (last channel of each view), uint8 HxW for MLflow.
+
+    originals: (N, C, H, W) uint8; recons: (N, C, H, W) float in [0, 1]."""
+    orig = originals[:, -1].astype(np.uint8)
+    rec = (np.clip(recons[:, -1], 0, 1) * 255).round().astype(np.uint8)
+    gap = np.full((orig.shape[1], 4), 255, np.uint8)
+    rows = [np.concatenate([o, gap, r], axis=1) for o, r in zip(orig, rec, strict=True)]
+    sep = np.full((4, rows[0].shape[1]), 255, np.uint8)
+    grid = np.concatenate([x for row in rows for x in (row, sep)][:-1], axis=0)
+    return np.kron(grid, np.ones((scale, scale), np.uint8))

@@ -28,6 +28,11 @@ class RLResult:
     env_steps_per_s: float
     checkpoint: Path
 
+    def describe(self) -> str:
+        ret = "n/a" if self.episode_return_mean is None else f"{self.episode_return_mean:.2f}"
+        return (f"{self.env_steps} env steps, return {ret}, {self.env_steps_per_s:.0f} env "
+                f"steps/s; checkpoint {self.checkpoint}")
+
 
 def iteration_metrics(result: dict[str, Any]) -> dict[str, float]:
     """Namespaced `rl/…` metrics out of one `Algorithm.train()` result."""

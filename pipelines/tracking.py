@@ -91,6 +91,11 @@ def common_tags(cfg: ArcadeConfig, flow: str, flow_run_id: str, stage: str,
     }
 
 
+def flow_tags(run: Run) -> dict[str, str]:
+    """The arcadelab.* tags of a run, to hand on to runs nested under it."""
+    return {k: v for k, v in run.data.tags.items() if k.startswith("arcadelab.")}
+
+
 def log_config(cfg: ArcadeConfig) -> None:
     """The whole resolved config: as params (flat keys) and as config.yaml."""
     data = cfg.model_dump(mode="json")

@@ -1,0 +1,201 @@
+"""Encoder pretraining on Ray Train: DDP over N workers, data from Ray Data, a checkpoint per
+epoch, and `FailureConfig` so a killed worker resumes from the last checkpoint.
+
+Each method is wrapped in an `Objective` whose `forward(batch)` returns the loss, so DDP's
+gradient synchronisation (which hooks `forward`) covers every method alike.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import ray.train
+import ray.train.torch
+import torch
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from ray.train.torch import TorchTrainer
+from torch import nn
+
+from models.atc import ATC
+from models.autoencoder import AutoEncoder, ConvDecoder
+from models.checkpoint import load_encoder, save_encoder
+from models.clip import FrameRamCLIP, RamEncoder
+from models.encoder import EncoderSpec, build_encoder
+from models.supervised import MultiHeadClassifier
+from pipelines.config import ArcadeConfig
+from pipelines.plots import recon_grid
+
+STATE = "state.pt"
+
+
+class Objective(nn.Module):
+    """One pretraining method around a fresh encoder: `forward(batch) -> loss`."""
+
+    def __init__(self, method: str, spec: EncoderSpec, num_labels: int = 0,
+                 atc_momentum: float = 0.99):
+        super().__init__()
+        self.method = method
+        self.encoder = build_encoder(spec)
+        d = spec.feature_dim
+        if method == "autoencoder":
+            self.model: nn.Module = AutoEncoder(
+                self.encoder, ConvDecoder(d, spec.in_channels, spec.height, spec.width))
+        elif method == "atc":
+            self.model = ATC(self.encoder, d, momentum=atc_momentum)
+        elif method == "clip":
+            self.model = FrameRamCLIP(self.encoder, d, RamEncoder(feature_dim=d), d)
+        elif method == "supervised":
+            if num_labels < 1:
+                raise ValueError("the supervised baseline needs at least one label")
+            self.model = MultiHeadClassifier(self.encoder, d, num_labels)
+        else:
+            raise ValueError(f"unknown pretraining method {method!r}")
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        m = self.model
+        if self.method == "autoencoder":
+            return m.loss(batch["obs"])
+        if self.method == "atc":
+            return m.loss(batch["obs"], batch["obs_next"])
+        if self.method == "clip":
+            return m.loss(batch["obs"], batch["ram"])
+        return m.loss(batch["obs"], batch["labels"])
+
+    def trainable(self) -> list[nn.Parameter]:
+        params = self.model.online_parameters() if self.method == "atc" else self.parameters()
+        return [p for p in params if p.requires_grad]
+
+    def after_step(self) -> None:
+        if self.method == "atc":
+            self.model.update_target()
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    method: str
+    view: str
+    objective: Objective
+    spec: EncoderSpec
+    final_loss: float
+    frames_per_s: float
+    train_time_s: float
+    checkpoint: Path
+
+
+def _unwrap(model: nn.Module) -> Objective:
+    return model.module if hasattr(model, "module") else model
+
+
+def train_loop(config: dict[str, Any]) -> None:
+    """Runs on every Ray Train worker."""
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.manual_seed(config["seed"] + rank)
+    spec = EncoderSpec(**config["spec"])
+    objective = Objective(config["method"], spec, config["num_labels"], config["atc_momentum"])
+    optimizer = torch.optim.Adam(objective.trainable(), lr=config["lr"])
+    start_epoch = 0
+    if (ckpt := ray.train.get_checkpoint()) is not None:  # a restart after a failure
+        with ckpt.as_directory() as d:
+            state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
+        objective.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = int(state["epoch"]) + 1
+    model = ray.train.torch.prepare_model(objective)
+    device = ray.train.torch.get_device()
+    shard = ray.train.get_dataset_shard("train")
+    client = MlflowClient(config["tracking_uri"]) if rank == 0 and config["run_id"] else None
+    prefix = config["metric_prefix"]
+    for epoch in range(start_epoch, config["epochs"]):
+        start, seen, total = time.perf_counter(), 0, 0.0
+        model.train()
+        for batch in shard.iter_torch_batches(batch_size=config["batch_size"], device=device,
+                                              drop_last=True, local_shuffle_buffer_size=1024):
+            loss = model(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            _unwrap(model).after_step()
+            n = len(batch["obs"])
+            seen, total = seen + n, total + loss.item() * n
+        elapsed = time.perf_counter() - start
+        metrics = {"epoch": epoch, "loss": total / max(seen, 1),
+                   "frames_per_s": seen * world / max(elapsed, 1e-9), "epoch_time_s": elapsed}
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = None
+            if rank == 0:
+                inner = _unwrap(model)
+                torch.save({"model": inner.state_dict(), "optimizer": optimizer.state_dict(),
+                            "epoch": epoch}, Path(tmp) / STATE)
+                save_encoder(inner.encoder, spec, Path(tmp) / "encoder")
+                checkpoint = ray.train.Checkpoint.from_directory(tmp)
+            ray.train.report(metrics, checkpoint=checkpoint)
+        if client is not None:
+            now = int(time.time() * 1000)
+            client.log_batch(config["run_id"], metrics=[
+                Metric(f"{prefix}/{k}", float(v), now, epoch) for k, v in metrics.items()
+                if k != "epoch" and math.isfinite(float(v))])
+            if config["method"] == "autoencoder" and config["preview"] is not None:
+                _log_reconstructions(client, config, _unwrap(model), epoch, device)
+
+
+def _log_reconstructions(client: MlflowClient, config: dict[str, Any], objective: Objective,
+                         epoch: int, device: torch.device) -> None:
+    """Held-out frames beside their reconstructions, one PNG per epoch."""
+    preview = torch.as_tensor(config["preview"], device=device)
+    objective.eval()
+    with torch.no_grad():
+        recon = objective.model(preview).cpu().numpy()
+    objective.train()
+    grid = recon_grid(config["preview"], recon)
+    client.log_image(config["run_id"], grid,
+                     f"{config['metric_prefix']}/reconstructions/epoch_{epoch:03d}.png")
+
+
+def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
+             train: ray.data.Dataset, num_labels: int, run_id: str | None, tracking_uri: str,
+             preview: np.ndarray | None = None) -> PretrainResult:
+    """Train one method on one view with Ray Train; returns the trained objective."""
+    p = cfg.pretrain
+    name = f"pretrain-{view}-{method}-{(run_id or 'norun')[:8]}"
+    storage = (cfg.runtime.work_dir / "ray_results").resolve()
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={
+            "method": method, "spec": spec.__dict__, "num_labels": num_labels,
+            "atc_momentum": p.atc_momentum, "lr": p.lr, "epochs": p.epochs,
+            "batch_size": p.batch_size, "seed": cfg.seed, "run_id": run_id,
+            "tracking_uri": tracking_uri, "metric_prefix": f"pretrain/{view}/{method}",
+            "preview": preview,
+        },
+        scaling_config=ray.train.ScalingConfig(num_workers=p.num_workers, use_gpu=p.use_gpu),
+        run_config=ray.train.RunConfig(
+            name=name, storage_path=str(storage),
+            failure_config=ray.train.FailureConfig(max_failures=p.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+        ),
+        datasets={"train": train},
+    )
+    start = time.perf_counter()
+    result = trainer.fit()
+    elapsed = time.perf_counter() - start
+    if result.checkpoint is None:
+        raise RuntimeError(f"pretraining {method} on {view} produced no checkpoint")
+    objective = Objective(method, spec, num_labels, p.atc_momentum)
+    with result.checkpoint.as_directory() as d:
+        state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
+        objective.load_state_dict(state["model"])
+        load_encoder(Path(d) / "encoder", expected=spec)  # the saved encoder must load cleanly
+    objective.eval()
+    metrics = result.metrics or {}
+    return PretrainResult(method, view, objective, spec, float(metrics.get("loss", math.nan)),
+                          float(metrics.get("frames_per_s", math.nan)), elapsed,
+                          Path(result.checkpoint.path))

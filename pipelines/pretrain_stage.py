@@ -1,0 +1,222 @@
+"""The pretrain stage: for each view, pretrain every method on Ray Train, probe every encoder
+(random init as the lower bound, each SSL method, a supervised upper bound) with AtariARI's
+linear probes, draw the few-shot curves, and register the encoders with their lineage.
+
+Runs inside the stage's MLflow run; each (view, encoder) gets a nested run of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import ray
+import torch
+from torch import nn
+
+from models.clip_loss import recall_at_k
+from models.encoder import EncoderSpec, build_encoder
+from pipelines import registry
+from pipelines.config import ArcadeConfig
+from pipelines.dataset import DatasetError, Manifest, verify
+from pipelines.pretrain import PretrainResult, pretrain
+from pipelines.probes import (
+    few_shot_chart,
+    few_shot_curve,
+    probe_all,
+    probe_bar_chart,
+    probe_table_markdown,
+)
+from pipelines.splits import SPLITS
+from pipelines.tracking import TAG_STAGE, log_metrics
+from pipelines.views import view_dataset, view_shape
+
+log = logging.getLogger("arcadelab")
+POLICY_VIEW = "stack84"
+
+
+@dataclass(frozen=True)
+class PretrainStageResult:
+    probes: pd.DataFrame  # encoder, view, label, f1, accuracy, val_f1, train_examples
+    few_shot: pd.DataFrame  # encoder, view, size, label, f1
+    frames_per_s: dict[str, float]  # "<view>/<method>" -> Ray Train frames/s
+    registered: dict[str, str]  # alias -> registry version
+    champion: str | None  # alias of the champion's method, e.g. "atc"
+
+    def describe(self) -> str:
+        views = sorted(set(self.probes.view))
+        means = "; ".join(f"{v}: " + ", ".join(f"{k} {f:.3f}" for k, f in self.mean_f1(v).items())
+                          for v in views)
+        return f"mean probe F1 {means}; champion {self.champion}"
+
+    def mean_f1(self, view: str) -> dict[str, float]:
+        rows = self.probes[(self.probes.view == view) & (self.probes.label == "mean")]
+        return dict(zip(rows.encoder, rows.f1, strict=True))
+
+
+def probe_labels(manifest: Manifest) -> list[str]:
+    """Labels worth probing: annotated and not low-entropy (those are reported, not used)."""
+    return [n for n in manifest.labels if n not in manifest.low_entropy_labels]
+
+
+def extract_features(encoder: nn.Module, ds: ray.data.Dataset, batch_size: int = 256
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Frozen-encoder features and label rows of a view dataset."""
+    encoder.eval()
+    feats, labels = [], []
+    with torch.no_grad():
+        for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
+            feats.append(encoder(torch.as_tensor(batch["obs"])).numpy())
+            labels.append(batch["labels"])
+    return np.concatenate(feats), np.concatenate(labels)
+
+
+def clip_retrieval(result: PretrainResult, test: ray.data.Dataset) -> dict[str, float]:
+    """Recall@1/@5 of frame->RAM and RAM->frame retrieval over the whole test split."""
+    clip = result.objective.model
+    frames, rams = [], []
+    with torch.no_grad():
+        for batch in test.iter_batches(batch_size=256, batch_format="numpy"):
+            frames.append(clip.embed_frames(torch.as_tensor(batch["obs"])))
+            rams.append(clip.embed_ram(torch.as_tensor(batch["ram"])))
+    f, r = torch.cat(frames), torch.cat(rams)
+    out = {f"frame_to_ram_recall_at_{k}": v for k, v in recall_at_k(f, r, (1, 5)).items()}
+    out |= {f"ram_to_frame_recall_at_{k}": v for k, v in recall_at_k(r, f, (1, 5)).items()}
+    out["test_pairs"] = float(len(f))
+    return out
+
+
+def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, str]
+                       ) -> PretrainStageResult:
+    manifest = verify(data_path)
+    for split in SPLITS:
+        if manifest.splits[split]["rows"] == 0:
+            raise DatasetError(f"dataset {data_path} has an empty {split} split: collect more "
+                               "episodes (data.num_tasks, data.steps_per_task, "
+                               "data.max_episode_steps)")
+    labels = probe_labels(manifest)
+    if not labels:
+        raise DatasetError(f"dataset {data_path} has no usable RAM labels for probes "
+                           f"(annotated: {list(manifest.labels) or 'none'}; low entropy: "
+                           f"{list(manifest.low_entropy_labels)})")
+    p, pr = cfg.pretrain, cfg.probe
+    uri = mlflow.get_tracking_uri()
+    lineage = {"arcadelab.dataset": manifest.name, "arcadelab.dataset_digest": manifest.digest()}
+    mlflow.set_tags(lineage)
+    probe_kwargs = {"epochs": pr.epochs, "lr": pr.lr, "batch_size": pr.batch_size,
+                    "patience": pr.patience, "seed": cfg.seed}
+    probe_rows, few_rows = [], []
+    speeds: dict[str, float] = {}
+    registered: dict[str, str] = {}
+    methods = list(p.methods) + (["supervised"] if p.supervised_baseline else [])
+    for view in p.views:
+        c, h, w = view_shape(view)
+        spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=p.feature_dim)
+        log.info("pretrain: building the %s view of %s", view, manifest.name)
+        data = {s: view_dataset(data_path, s, view, labels,
+                                cfg.pretrain.atc_k if s == "train" else None) for s in SPLITS}
+        preview = data["test"].take_batch(8, batch_format="numpy")["obs"]
+        torch.manual_seed(cfg.seed)
+        encoders: dict[str, nn.Module] = {"random": build_encoder(spec)}
+        versions: dict[str, str | None] = {}
+        for name in ["random", *methods]:
+            tags = {**flow_tags, TAG_STAGE: "pretrain", "arcadelab.method": name,
+                    "arcadelab.view": view, **lineage}
+            with mlflow.start_run(run_name=f"{name}-{view}", nested=True, tags=tags) as run:
+                if name != "random":
+                    log.info("pretrain: %s on %s (Ray Train, %d worker(s), %d epochs)", name,
+                             view, p.num_workers, p.epochs)
+                    res = pretrain(cfg, name, view, spec, data["train"], len(labels),
+                                   run.info.run_id, uri,
+                                   preview if name == "autoencoder" else None)
+                    encoders[name] = res.objective.encoder
+                    speeds[f"{view}/{name}"] = res.frames_per_s
+                    log_metrics({f"pretrain/{view}/{name}/train_time_s": res.train_time_s,
+                                 f"pretrain/{view}/{name}/final_loss": res.final_loss})
+                    if name == "clip":
+                        log_metrics({f"pretrain/{view}/clip/{k}": v
+                                     for k, v in clip_retrieval(res, data["test"]).items()})
+                table, few = _probe(encoders[name], data, labels, pr.few_shot_sizes,
+                                    probe_kwargs)
+                mean = float(table.loc[table.label == "mean", "f1"].iloc[0])
+                log_metrics({f"probe/{view}/{name}/f1/{r.label}": r.f1
+                             for r in table.itertuples()} | {f"probe/{view}/{name}/mean_f1": mean})
+                for r in few[few.label == "mean"].itertuples():
+                    log_metrics({f"fewshot/{view}/{name}/mean_f1": r.f1}, step=int(r.size))
+                probe_rows.append(table.assign(encoder=name, view=view))
+                few_rows.append(few.assign(encoder=name, view=view))
+                log.info("probe: %s on %s: mean F1 %.3f", name, view, mean)
+                if name != "random":
+                    versions[name] = registry.log_encoder(
+                        encoders[name], spec, "encoder",
+                        {**lineage, "arcadelab.method": name, "arcadelab.view": view,
+                         "arcadelab.probe_mean_f1": f"{mean:.4f}",
+                         "arcadelab.run_id": run.info.run_id},
+                        register=p.register_models)
+        _log_view_report(view, pd.concat(probe_rows), pd.concat(few_rows))
+        for name, version in versions.items():
+            if version is not None:
+                for alias in ([f"{name}-{view}"] + ([name] if view == POLICY_VIEW else [])):
+                    registry.set_alias(alias, version)
+                    registered[alias] = version
+    probes, few_shot = pd.concat(probe_rows), pd.concat(few_rows)
+    champion = _crown(probes, registered, p.views)
+    log_metrics({f"pretrain/frames_per_s/{k}": v for k, v in speeds.items()})
+    return PretrainStageResult(probes, few_shot, speeds, registered, champion)
+
+
+def _probe(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str],
+           sizes: tuple[int | None, ...], kwargs: dict[str, float]
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    feats, ys = {}, {}
+    for split, ds in data.items():
+        x, y = extract_features(encoder, ds)
+        feats[split] = x
+        ys[split] = {n: y[:, i] for i, n in enumerate(labels)}
+    table = probe_all(feats, ys, label_names=labels, **kwargs)
+    few = few_shot_curve(feats, ys, label_names=labels, sizes=list(sizes), **kwargs)
+    return table, few
+
+
+def _log_view_report(view: str, probes: pd.DataFrame, few: pd.DataFrame) -> None:
+    """The side-by-side table (CSV + markdown), bar chart and few-shot curve of one view."""
+    probes = probes[probes.view == view]
+    few = few[(few.view == view) & (few.label == "mean")]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        cols = ["encoder", "label", "f1", "accuracy", "val_f1", "train_examples"]
+        probes[cols].to_csv(out / "probes.csv", index=False)
+        (out / "probes.md").write_text(probe_table_markdown(probes[cols]))
+        probe_bar_chart(probes[["encoder", "label", "f1"]], out / "probe_f1.png",
+                        f"Linear-probe F1 per RAM variable ({view} view)")
+        few[["encoder", "size", "f1"]].to_csv(out / "few_shot.csv", index=False)
+        few_shot_chart(few[["encoder", "size", "f1"]], out / "few_shot.png",
+                       f"Few-shot probe F1 vs labelled examples ({view} view)")
+        mlflow.log_artifacts(str(out), f"probe/{view}")
+
+
+def _crown(probes: pd.DataFrame, registered: dict[str, str], views: tuple[str, ...]
+           ) -> str | None:
+    """Move `champion` to the self-supervised encoder with the best mean probe F1 in the
+    policy's view (the view downstream RL uses; the first view if that one was not run)."""
+    view = POLICY_VIEW if POLICY_VIEW in views else views[0]
+    means = probes[(probes.view == view) & (probes.label == "mean")
+                   & ~probes.encoder.isin(["random", "supervised"])]
+    if means.empty:
+        return None
+    best = str(means.sort_values("f1", ascending=False).encoder.iloc[0])
+    alias = f"{best}-{view}"
+    if alias in registered:
+        registry.set_alias("champion", registered[alias])
+        registered["champion"] = registered[alias]
+    log_metrics({"pretrain/champion_mean_f1": float(means.f1.max())})
+    mlflow.set_tag("arcadelab.champion", alias)
+    log.info("pretrain: champion is %s (mean probe F1 %.3f)", alias,
+             float(means.f1.max()) if not math.isnan(means.f1.max()) else float("nan"))
+    return best
