@@ -22,7 +22,9 @@ class EncoderModel(PythonModel):
         self.encoder, self.spec = load_encoder(Path(context.artifacts["encoder"]))
         self.encoder.eval()
 
-    def predict(self, context: PythonModelContext, model_input: Any,
+    # No annotation on model_input: MLflow reads predict's type hints as a schema, and frame
+    # batches are arrays, not the list[...] it expects.
+    def predict(self, context: PythonModelContext, model_input,
                 params: dict[str, Any] | None = None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(model_input, dtype=np.uint8))
         with torch.no_grad():

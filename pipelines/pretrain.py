@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,13 +163,16 @@ def _log_reconstructions(client: MlflowClient, config: dict[str, Any], objective
 
 def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
              train: ray.data.Dataset, num_labels: int, run_id: str | None, tracking_uri: str,
-             preview: np.ndarray | None = None) -> PretrainResult:
-    """Train one method on one view with Ray Train; returns the trained objective."""
+             preview: np.ndarray | None = None,
+             loop: Callable[[dict[str, Any]], None] = train_loop) -> PretrainResult:
+    """Train one method on one view with Ray Train; returns the trained objective.
+
+    `loop` is the per-worker function (tests wrap `train_loop` to inject faults)."""
     p = cfg.pretrain
     name = f"pretrain-{view}-{method}-{(run_id or 'norun')[:8]}"
     storage = (cfg.runtime.work_dir / "ray_results").resolve()
     trainer = TorchTrainer(
-        train_loop,
+        loop,
         train_loop_config={
             "method": method, "spec": spec.__dict__, "num_labels": num_labels,
             "atc_momentum": p.atc_momentum, "lr": p.lr, "epochs": p.epochs,

@@ -72,7 +72,7 @@ def extract_features(encoder: nn.Module, ds: ray.data.Dataset, batch_size: int =
     feats, labels = [], []
     with torch.no_grad():
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            feats.append(encoder(torch.as_tensor(batch["obs"])).numpy())
+            feats.append(encoder(torch.from_numpy(np.array(batch["obs"]))).numpy())
             labels.append(batch["labels"])
     return np.concatenate(feats), np.concatenate(labels)
 
@@ -107,6 +107,10 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
                            f"{list(manifest.low_entropy_labels)})")
     p, pr = cfg.pretrain, cfg.probe
     uri = mlflow.get_tracking_uri()
+    stage_run = mlflow.active_run()
+    if stage_run is None:
+        raise RuntimeError("run_pretrain_stage must run inside the stage's MLflow run")
+    experiment = stage_run.info.experiment_id  # nested runs do not inherit it by themselves
     lineage = {"arcadelab.dataset": manifest.name, "arcadelab.dataset_digest": manifest.digest()}
     mlflow.set_tags(lineage)
     probe_kwargs = {"epochs": pr.epochs, "lr": pr.lr, "batch_size": pr.batch_size,
@@ -128,7 +132,8 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
         for name in ["random", *methods]:
             tags = {**flow_tags, TAG_STAGE: "pretrain", "arcadelab.method": name,
                     "arcadelab.view": view, **lineage}
-            with mlflow.start_run(run_name=f"{name}-{view}", nested=True, tags=tags) as run:
+            with mlflow.start_run(run_name=f"{name}-{view}", nested=True, tags=tags,
+                                  experiment_id=experiment) as run:
                 if name != "random":
                     log.info("pretrain: %s on %s (Ray Train, %d worker(s), %d epochs)", name,
                              view, p.num_workers, p.epochs)

@@ -153,6 +153,7 @@ def fit_linear_probe(
         val_f1 = weighted_f1(yva, _predict(layer, xva))
         if val_f1 > best_f1:
             best_f1, stale = val_f1, 0
+            best_state = copy.deepcopy(layer.state_dict())
         else:
             stale += 1
             if stale >= patience:
@@ -339,9 +340,9 @@ def probe_bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_xticks(x, [str(lab) for lab in label_order], rotation=30, ha="right")
     ax.set(title=title, ylabel="test F1 (weighted)", ylim=(0.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", ncols=min(len(encoders), 5))
+    ax.legend(title="encoder", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")  # keeps the outside legend in the picture
     plt.close(fig)
     return Path(path)
 
@@ -369,7 +370,7 @@ def few_shot_chart(curves: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_xscale("log")
     ax.set(title=title, xlabel="labelled training examples", ylabel="mean test F1",
            ylim=(0.0, 1.0))
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path)

@@ -62,7 +62,7 @@ def resolve(alias: str) -> tuple[str, dict[str, str]]:
         raise RegistryError(
             f"no encoder registered as models:/{ENCODER_MODEL}@{alias} "
             f"({str(exc).splitlines()[0]}); run `arcadelab run pretrain` first") from None
-    return mv.version, dict(mv.tags)
+    return str(mv.version), dict(mv.tags)
 
 
 def load_registered_encoder(alias: str, expected: EncoderSpec | None = None

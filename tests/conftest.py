@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-# Tests never phone home and never touch the user's ~/.prefect.
+# Tests never phone home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Tiny torch ops in the test process: one thread avoids oversubscribing the 2 cores that the
+# Ray workers of integration tests also use (measured: 2 threads under load ran ~40x slower).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,18 @@ def smoke_config(tmp_path: Path) -> Callable[..., object]:
         })
 
     return make
+
+
+@pytest.fixture(scope="session")
+def smoke_dataset(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """A real smoke-sized Pong dataset made once per session: (config, DataResult)."""
+    from pipelines import tracking
+    from pipelines.config import load_config
+    from pipelines.data_prep import prepare_data
+
+    root = tmp_path_factory.mktemp("dataset")
+    cfg = load_config("smoke", runtime={"work_dir": root / "work",
+                                        "mlflow_tracking_uri": f"sqlite:///{root / 'm.db'}"})
+    with tracking.stage_run(cfg, "data"):
+        result = prepare_data(cfg)
+    return cfg, result

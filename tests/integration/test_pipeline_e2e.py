@@ -27,6 +27,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "data: rollout task 2/2 done" in out and "rl: iter 2/2" in out  # progress shown
+    assert "pretrain: champion is" in out
     assert "mlflow ui --backend-store-uri" in out
 
     client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
@@ -37,7 +38,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     parent = parents[0]
     children = {r.data.tags["arcadelab.stage"]: r for r in runs
                 if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(children) == {"data", "rl"}
+    assert set(children) == {"data", "pretrain", "rl"}
 
     flow_run_id = parent.data.tags["arcadelab.flow_run_id"]
     assert len(flow_run_id) == 36  # a Prefect UUID
@@ -60,3 +61,29 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     ckpt = {a.path for a in client.list_artifacts(rl.info.run_id, "checkpoint")}
     assert ckpt, "checkpoint artifact missing"
     assert (work / "datasets").is_dir()
+
+    # Pretraining: a nested run per (view, encoder) in the same experiment, probes side by
+    # side, encoders registered with per-method aliases and a champion.
+    pre = children["pretrain"]
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == pre.info.run_id]
+    seen = {(r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]) for r in nested}
+    methods = {"random", "autoencoder", "atc", "clip", "supervised"}
+    assert seen == {(m, v) for m in methods for v in ("stack84", "full")}
+    for r in nested:
+        assert r.data.tags["arcadelab.flow_run_id"] == flow_run_id
+        assert r.data.tags["arcadelab.dataset"] == data.data.tags["arcadelab.dataset"]
+        method, view = r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]
+        assert 0 <= r.data.metrics[f"probe/{view}/{method}/mean_f1"] <= 1
+    clip = next(r for r in nested if r.data.tags["arcadelab.method"] == "clip")
+    assert "pretrain/stack84/clip/frame_to_ram_recall_at_5" in clip.data.metrics
+    ae = next(r for r in nested if r.data.tags["arcadelab.method"] == "autoencoder")
+    recon = client.list_artifacts(ae.info.run_id, "pretrain/stack84/autoencoder/reconstructions")
+    assert recon, "no reconstruction grid logged"
+    report = {a.path for a in client.list_artifacts(pre.info.run_id, "probe/stack84")}
+    assert {"probe/stack84/probes.csv", "probe/stack84/probes.md", "probe/stack84/probe_f1.png",
+            "probe/stack84/few_shot.png"} <= report
+    model = client.get_registered_model("arcadelab-encoder")
+    assert {"champion", "atc", "clip", "autoencoder", "atc-full"} <= set(model.aliases)
+    champion = client.get_model_version_by_alias("arcadelab-encoder", "champion")
+    assert champion.tags["arcadelab.dataset"] == data.data.tags["arcadelab.dataset"]
+    assert champion.tags["arcadelab.view"] == "stack84"

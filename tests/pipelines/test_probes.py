@@ -238,7 +238,7 @@ def test_few_shot_f1_grows_with_size() -> None:
                         seed=1, **FAST)
     mean = df[df["label"] == "mean"].set_index("size")["f1"]
     assert mean.index.tolist() == [10, 400]
-    assert mean[400] > mean[10] + 0.05
+    assert mean[400] > mean[10] + 0.2
     again = few_shot_curve(features, labels, label_names=["a", "b"], sizes=[10], seed=1,
                            **FAST)
     assert again["f1"].tolist() == df[df["size"] == 10]["f1"].tolist()

@@ -1,0 +1,96 @@
+"""Pretraining on a real Ray Train: DDP over two workers, resume after a worker is killed,
+and the encoder registry with its aliases and clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import torch
+
+from models.checkpoint import EncoderCheckpointError
+from models.encoder import EncoderSpec, build_encoder
+from pipelines import registry, tracking
+from pipelines.config import load_config
+from pipelines.dataset import DatasetError, DatasetWriter, read_split, verify
+from pipelines.pretrain import pretrain, train_loop
+from pipelines.pretrain_stage import run_pretrain_stage
+from pipelines.views import view_dataset
+
+pytestmark = pytest.mark.integration
+SPEC = EncoderSpec(feature_dim=16)
+
+
+@pytest.fixture(scope="module")
+def train_view(smoke_dataset):
+    _, data = smoke_dataset
+    return view_dataset(data.path, "train", "stack84", ["ball_x", "player_y"], temporal_k=2)
+
+
+def _cfg(tmp_path: Path, *sets: str):
+    return load_config("smoke", sets=["pretrain.batch_size=16", *sets], runtime={
+        "work_dir": tmp_path, "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'm.db'}"})
+
+
+def test_two_worker_ddp(tmp_path: Path, train_view) -> None:
+    cfg = _cfg(tmp_path, "pretrain.num_workers=2")
+    res = pretrain(cfg, "atc", "stack84", SPEC, train_view, 2, None, "")
+    assert res.final_loss > 0 and res.frames_per_s > 0
+    x = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    assert res.objective.encoder(x).shape == (2, 16)
+
+
+def test_killed_worker_resumes_from_last_checkpoint(tmp_path: Path, train_view) -> None:
+    marker = tmp_path / "killed-once"
+
+    def dies_after_first_epoch(config: dict[str, Any]) -> None:
+        if not marker.exists():
+            marker.touch()
+            train_loop({**config, "epochs": 1})  # epoch 0 trains and checkpoints...
+            os.kill(os.getpid(), signal.SIGKILL)  # ...then the worker process is killed
+        train_loop(config)
+
+    cfg = _cfg(tmp_path, "pretrain.epochs=2", "pretrain.max_failures=1")
+    res = pretrain(cfg, "autoencoder", "stack84", SPEC, train_view, 2, None, "",
+                   loop=dies_after_first_epoch)
+    assert marker.exists()
+    ckpt = torch.load(res.checkpoint / "state.pt", weights_only=True)
+    assert ckpt["epoch"] == 1  # the restarted worker trained epoch 1 only, from epoch 0's state
+
+
+def test_registry_aliases_and_errors(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    enc = build_encoder(SPEC)
+    with tracking.stage_run(cfg, "pretrain"):
+        version = registry.log_encoder(enc, SPEC, "encoder", {"arcadelab.dataset": "d1"})
+    registry.set_alias("atc", version)
+    loaded, spec, v = registry.load_registered_encoder("atc", expected=SPEC)
+    assert v == version and spec == SPEC
+    x = torch.randint(0, 256, (1, 4, 84, 84), dtype=torch.uint8)
+    torch.testing.assert_close(loaded(x), enc(x))
+    assert registry.resolve("atc")[1]["arcadelab.dataset"] == "d1"
+    pyfunc = mlflow.pyfunc.load_model("models:/arcadelab-encoder@atc")
+    assert pyfunc.predict(x.numpy()).shape == (1, 16)
+    with pytest.raises(registry.RegistryError, match=r"no encoder registered as .*@nope"):
+        registry.load_registered_encoder("nope")
+    with pytest.raises(EncoderCheckpointError, match="expected input"):
+        registry.load_registered_encoder("atc", expected=EncoderSpec(in_channels=1, height=210,
+                                                                     width=160, feature_dim=16))
+
+
+def test_empty_split_is_refused(tmp_path: Path, smoke_dataset) -> None:
+    _, data = smoke_dataset
+    m = verify(data.path)
+    path = tmp_path / "no-val"
+    with DatasetWriter(path) as w:
+        for split in ("train", "test"):
+            w.write_shard(read_split(data.path, split), split)
+        w.commit(type(m)(**{**m.__dict__, "shards": tuple(w.shards),
+                            "splits": {**m.splits, "val": {"rows": 0, "episodes": 0}}}))
+    cfg = _cfg(tmp_path)
+    with tracking.stage_run(cfg, "pretrain"), pytest.raises(DatasetError, match="empty val split"):
+        run_pretrain_stage(cfg, path, {})
