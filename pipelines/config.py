@@ -225,7 +225,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
-        "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": [10, 50, None]},
+        "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
         "rl": {"iterations": 2, "num_env_runners": 1, "num_envs_per_env_runner": 2,
                "train_batch_size": 256, "minibatch_size": 128, "num_epochs": 1,
                "max_episode_steps": 100, "checkpoint_every": 1, "feature_dim": 256},
