@@ -215,6 +215,19 @@ def _sample_grid(rows: pa.Table, rom: str, table: dict[str, int], out: Path) -> 
     frame_grid(frames, captions, markers).save(out)
 
 
+def log_dataset_input(path: Path, manifest: Manifest, context: str) -> None:
+    """Record a dataset on the active run: an MLflow input (name, digest of the shard hashes,
+    source path) plus tags, so lineage shows in the UI and through the client."""
+    mlflow.set_tags({"arcadelab.dataset": manifest.name,
+                     "arcadelab.dataset_digest": manifest.digest(),
+                     "arcadelab.dataset_path": str(path)})
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
+        warnings.simplefilter("ignore")
+        source = resolve_dataset_source(str(path))
+    mlflow.log_input(MetaDataset(source=source, name=manifest.name, digest=manifest.digest()),
+                     context=context)
+
+
 def log_dataset(result: DataResult, stats: pd.DataFrame, reused: bool = False) -> None:
     """Metrics under data/…, the dataset as an MLflow input, manifest, label table, grid."""
     m = result.manifest
@@ -234,13 +247,7 @@ def log_dataset(result: DataResult, stats: pd.DataFrame, reused: bool = False) -
     for row in stats.itertuples():
         metrics[f"data/label_entropy_bits/{row.label}"] = row.entropy_bits
     log_metrics(metrics)
-    mlflow.set_tags({"arcadelab.dataset": m.name, "arcadelab.dataset_digest": m.digest(),
-                     "arcadelab.dataset_path": str(result.path)})
-    with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
-        warnings.simplefilter("ignore")
-        source = resolve_dataset_source(str(result.path))
-    mlflow.log_input(MetaDataset(source=source, name=m.name, digest=m.digest()),
-                     context="collected")
+    log_dataset_input(result.path, m, context="collected")
     with tempfile.TemporaryDirectory() as tmp:
         stats.to_csv(Path(tmp) / "label_stats.csv", index=False)
         mlflow.log_artifact(str(Path(tmp) / "label_stats.csv"), "data")

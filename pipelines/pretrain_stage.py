@@ -24,6 +24,7 @@ from models.clip_loss import recall_at_k
 from models.encoder import EncoderSpec, build_encoder
 from pipelines import registry
 from pipelines.config import ArcadeConfig
+from pipelines.data_prep import log_dataset_input
 from pipelines.dataset import DatasetError, Manifest, verify
 from pipelines.pretrain import PretrainResult, pretrain
 from pipelines.probes import (
@@ -112,7 +113,7 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
         raise RuntimeError("run_pretrain_stage must run inside the stage's MLflow run")
     experiment = stage_run.info.experiment_id  # nested runs do not inherit it by themselves
     lineage = {"arcadelab.dataset": manifest.name, "arcadelab.dataset_digest": manifest.digest()}
-    mlflow.set_tags(lineage)
+    log_dataset_input(data_path, manifest, context="pretrain")
     probe_kwargs = {"epochs": pr.epochs, "lr": pr.lr, "batch_size": pr.batch_size,
                     "patience": pr.patience, "seed": cfg.seed}
     probe_rows, few_rows = [], []
