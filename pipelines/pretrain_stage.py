@@ -126,7 +126,8 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
         log.info("pretrain: building the %s view of %s", view, manifest.name)
         data = {s: view_dataset(data_path, s, view, labels,
                                 cfg.pretrain.atc_k if s == "train" else None) for s in SPLITS}
-        preview = data["test"].take_batch(8, batch_format="numpy")["obs"]
+        # Held-out frames for the reconstruction grids, spread out rather than consecutive.
+        preview = data["test"].take_batch(256, batch_format="numpy")["obs"][::32][:8]
         torch.manual_seed(cfg.seed)
         encoders: dict[str, nn.Module] = {"random": build_encoder(spec)}
         versions: dict[str, str | None] = {}
