@@ -21,7 +21,8 @@ class ActorCritic(nn.Module):
         nn.init.zeros_(self.value.bias)
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(obs)
+        # ReLU on the encoder's linear features: the Nature-CNN policy network as published.
+        return torch.relu(self.encoder(obs))
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         return self.policy(features)

@@ -31,7 +31,8 @@ class EncoderSpec:
 
 class NatureCNN(nn.Module):
     """The DQN Nature paper's convnet (Mnih et al. 2015) with a configurable feature size and
-    input size (84x84 stacks or 210x160 full frames)."""
+    input size (84x84 stacks or 210x160 full frames); outputs linear (pre-activation)
+    features."""
 
     def __init__(self, in_channels: int = 4, feature_dim: int = 512, height: int = 84,
                  width: int = 84):
@@ -49,7 +50,10 @@ class NatureCNN(nn.Module):
         )
         with torch.no_grad():
             n_flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(n_flat, feature_dim), nn.ReLU())
+        # No activation on the features (as AtariARI's encoder): a final ReLU left 40-85% of
+        # the units dead after SSL training here, starving the linear probes. Heads that want
+        # non-negative inputs (the actor-critic) apply their own ReLU.
+        self.fc = nn.Sequential(nn.Linear(n_flat, feature_dim))
         for m in self.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.orthogonal_(m.weight, gain=nn.init.calculate_gain("relu"))

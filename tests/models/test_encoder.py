@@ -29,7 +29,7 @@ def test_output_shape_uint8(encoder: NatureCNN, batch: int) -> None:
     assert out.shape == (batch, 64)
     assert out.dtype == torch.float32
     assert torch.isfinite(out).all()
-    assert (out >= 0).all()  # ends in a ReLU
+    assert (out < 0).any()  # linear features: no final ReLU to kill half the units
 
 
 def test_output_shape_float(encoder: NatureCNN) -> None:
@@ -113,3 +113,13 @@ def test_actor_critic_rejects_bad_obs() -> None:
     model = ActorCritic(NatureCNN(feature_dim=8), feature_dim=8, num_actions=3)
     with pytest.raises(ValueError):
         model.features(torch.zeros(1, 3, 84, 84))
+
+
+def test_actor_critic_applies_relu_to_features(encoder: NatureCNN) -> None:
+    from models.actor_critic import ActorCritic
+
+    net = ActorCritic(encoder, 64, 6)
+    with torch.no_grad():
+        feats = net.features(frames(2))
+    assert (feats >= 0).all()
+    torch.testing.assert_close(feats, torch.relu(encoder(frames(2))))
