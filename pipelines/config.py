@@ -168,7 +168,7 @@ class ProbeConfig(_Section):
 
     epochs: int = Field(100, ge=1, description="max epochs per probe (early stopping on val)")
     lr: float = Field(3e-3, gt=0, description="Adam learning rate")
-    batch_size: int = Field(64, ge=1, description="probe minibatch")
+    batch_size: int = Field(256, ge=1, description="probe minibatch")
     patience: int = Field(10, ge=1, description="epochs without val F1 gain before stopping")
     few_shot_sizes: tuple[int | None, ...] = Field(
         (10, 50, 100, 500, None), description="labelled examples per few-shot point (null: all)"
