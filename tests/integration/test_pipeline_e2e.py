@@ -74,9 +74,10 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
         assert r.data.tags["arcadelab.dataset"] == data.data.tags["arcadelab.dataset"]
         method, view = r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]
         assert 0 <= r.data.metrics[f"probe/{view}/{method}/mean_f1"] <= 1
-    clip = next(r for r in nested if r.data.tags["arcadelab.method"] == "clip")
+    by_key = {(r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]): r for r in nested}
+    clip = by_key[("clip", "stack84")]
     assert "pretrain/stack84/clip/frame_to_ram_recall_at_5" in clip.data.metrics
-    ae = next(r for r in nested if r.data.tags["arcadelab.method"] == "autoencoder")
+    ae = by_key[("autoencoder", "stack84")]
     recon = client.list_artifacts(ae.info.run_id, "pretrain/stack84/autoencoder/reconstructions")
     assert recon, "no reconstruction grid logged"
     report = {a.path for a in client.list_artifacts(pre.info.run_id, "probe/stack84")}
