@@ -116,7 +116,3 @@ def rllib_env_creator(env_config: dict[str, Any]) -> gym.Env:
     return make_policy_env(kwargs.pop("game"), **kwargs)
 
 
-def observation_shape(frame_stack: int, screen_size: int) -> tuple[int, int, int]:
-    """Shape of one policy observation (channels first)."""
-    return (frame_stack, screen_size, screen_size)
-
