@@ -6,11 +6,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+
+if TYPE_CHECKING:
+    from flows.pipeline import FlowResult
 
 app = typer.Typer(
     name="arcadelab",
@@ -65,7 +68,7 @@ def _run(flow_name: str, cfg: ArcadeConfig) -> None:
     _print_summary(cfg, result)
 
 
-def _print_summary(cfg: ArcadeConfig, result: object) -> None:
+def _print_summary(cfg: ArcadeConfig, result: FlowResult) -> None:
     uri = result.tracking_uri
     typer.secho(f"\narcadelab: flow '{result.flow}' finished.", fg=typer.colors.GREEN)
     typer.echo(f"  MLflow: experiment arcadelab/{result.flow}, run {result.mlflow_run_id}")

@@ -8,7 +8,6 @@ Runs inside the stage's MLflow run; each (view, encoder) gets a nested run of it
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,8 +221,8 @@ def _crown(probes: pd.DataFrame, registered: dict[str, str], views: tuple[str, .
     if alias in registered:
         registry.set_alias("champion", registered[alias])
         registered["champion"] = registered[alias]
-    log_metrics({"pretrain/champion_mean_f1": float(means.f1.max())})
+    best_f1 = float(means.f1.max())
+    log_metrics({"pretrain/champion_mean_f1": best_f1})
     mlflow.set_tag("arcadelab.champion", alias)
-    log.info("pretrain: champion is %s (mean probe F1 %.3f)", alias,
-             float(means.f1.max()) if not math.isnan(means.f1.max()) else float("nan"))
+    log.info("pretrain: champion is %s (mean probe F1 %.3f)", alias, best_f1)
     return best

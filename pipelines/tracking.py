@@ -5,6 +5,7 @@ child run per stage, common tags on every run, the resolved config as params and
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -148,4 +149,4 @@ def _finite(v: Any) -> bool:
         f = float(v)
     except (TypeError, ValueError):
         return False
-    return f == f and f not in (float("inf"), float("-inf"))
+    return math.isfinite(f)
