@@ -81,11 +81,14 @@ def make_policy_env(
     repeat_action_probability: float = 0.0,
     max_episode_steps: int | None = None,
     render_mode: str | None = None,
+    mode: int | None = None,
+    difficulty: int | None = None,
 ) -> gym.Env:
     """The policy's view: uint8 observations of shape (frame_stack, screen_size, screen_size).
 
     Uses gymnasium's own AtariPreprocessing (Machado et al. 2018 / Nature DQN protocol) and
-    FrameStackObservation. Observations stay uint8: the encoder scales them, which keeps the
+    FrameStackObservation; `mode` / `difficulty` pick a game variant (None: the default).
+    Observations stay uint8: the encoder scales them, which keeps the
     data moved between env runners and learners four times smaller than float32.
     """
     gym.register_envs(ale_py)
@@ -97,6 +100,8 @@ def make_policy_env(
         full_action_space=False,
         max_episode_steps=None if max_episode_steps is None else max_episode_steps * frameskip,
         render_mode=render_mode,
+        mode=mode,
+        difficulty=difficulty,
     )
     env = gym.wrappers.AtariPreprocessing(
         env,
@@ -110,9 +115,61 @@ def make_policy_env(
     return gym.wrappers.FrameStackObservation(env, stack_size=frame_stack)
 
 
-def rllib_env_creator(env_config: dict[str, Any]) -> gym.Env:
-    """RLlib's env factory: `env_config` holds `game` plus `make_policy_env` keyword args."""
+def make_vector_env(
+    game: str,
+    num_envs: int,
+    *,
+    frameskip: int = 4,
+    screen_size: int = 84,
+    frame_stack: int = 4,
+    noop_max: int = 30,
+    repeat_action_probability: float = 0.0,
+    max_episode_steps: int | None = None,
+    num_threads: int = 0,
+) -> gym.vector.VectorEnv:
+    """ale-py's `AtariVectorEnv`: the same preprocessing as `make_policy_env`, done for all
+    `num_envs` games in C++ threads (no Python per frame), autoreset on the next step.
+
+    Rewards stay unclipped here: the learner clips them (RLlib's `clip_rewards`), so episode
+    returns in the metrics are real game scores.
+    """
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(
+        rom_name(game),
+        num_envs,
+        frameskip=frameskip,
+        img_height=screen_size,
+        img_width=screen_size,
+        stack_num=frame_stack,
+        grayscale=True,
+        maxpool=True,
+        noop_max=noop_max,
+        repeat_action_probability=repeat_action_probability,
+        max_num_frames_per_episode=(108_000 if max_episode_steps is None
+                                    else max_episode_steps * frameskip),
+        reward_clipping=False,
+        episodic_life=False,
+        use_fire_reset=False,  # as AtariPreprocessing: the agent learns to serve
+        num_threads=num_threads,
+    )
+
+
+def rllib_env_creator(env_config: dict[str, Any]) -> gym.Env | gym.vector.VectorEnv:
+    """RLlib's env factory: `env_config` holds `game` plus `make_policy_env` keyword args.
+
+    RLlib passes `num_envs` when it builds a vector env (`gym_env_vectorize_mode=
+    "vector_entry_point"`); then `backend: ale_vector` returns ale-py's C++ vector env.
+    """
     kwargs = dict(env_config)
-    return make_policy_env(kwargs.pop("game"), **kwargs)
+    game = kwargs.pop("game")
+    backend = kwargs.pop("backend", "gymnasium")
+    num_threads = kwargs.pop("num_threads", 0)
+    num_envs = kwargs.pop("num_envs", None)
+    if num_envs is not None and backend == "ale_vector":
+        return make_vector_env(game, num_envs, num_threads=num_threads, **kwargs)
+    if num_envs is not None:
+        return gym.vector.SyncVectorEnv([lambda: make_policy_env(game, **kwargs)] * num_envs)
+    return make_policy_env(game, **kwargs)
 
 

@@ -16,7 +16,7 @@ from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import DataResult, dataset_path, prepare_data
 from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
-from pipelines.rl_train import RLResult, train_ppo
+from pipelines.rl_train import RLResult, train_rl
 
 
 @task(name="data", cache_policy=NONE)
@@ -38,7 +38,7 @@ def pretrain_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id:
 def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
             upstream: dict[str, Any]) -> RLResult:
     with tracking.stage_run(cfg, "rl", parent_run_id, flow, flow_run_id):
-        return train_ppo(cfg)
+        return train_rl(cfg)
 
 
 STAGE_TASKS: dict[str, Callable[..., Any]] = {

@@ -70,7 +70,46 @@ class NatureCNN(nn.Module):
         return self.fc(self.conv(x))
 
 
-def build_encoder(spec: EncoderSpec) -> NatureCNN:
-    if spec.arch != "nature_cnn":
-        raise ValueError(f"unknown encoder arch {spec.arch!r} (known: nature_cnn)")
-    return NatureCNN(spec.in_channels, spec.feature_dim, spec.height, spec.width)
+class SmallCNN(nn.Module):
+    """The first DQN convnet (Mnih et al. 2013, 16 and 32 filters): ~2x cheaper to train and
+    ~3x cheaper to run than NatureCNN on a CPU, which is what a 2-core PPO learner needs."""
+
+    def __init__(self, in_channels: int = 4, feature_dim: int = 256, height: int = 84,
+                 width: int = 84):
+        super().__init__()
+        self.spec = EncoderSpec("small_cnn", in_channels, height, width, feature_dim)
+        self.feature_dim = feature_dim
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
+        self.fc = nn.Linear(n_flat, feature_dim)  # linear features, as NatureCNN
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.orthogonal_(m.weight, gain=nn.init.calculate_gain("relu"))
+                nn.init.zeros_(m.bias)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.spec.input_shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"encoder expects (B, {self.input_shape}), got {tuple(x.shape)}")
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return self.fc(self.conv(x))
+
+
+ARCHS: dict[str, type[NatureCNN] | type[SmallCNN]] = {
+    "nature_cnn": NatureCNN, "small_cnn": SmallCNN}
+
+
+def build_encoder(spec: EncoderSpec) -> NatureCNN | SmallCNN:
+    if spec.arch not in ARCHS:
+        raise ValueError(f"unknown encoder arch {spec.arch!r} (known: {', '.join(ARCHS)})")
+    return ARCHS[spec.arch](spec.in_channels, spec.feature_dim, spec.height, spec.width)

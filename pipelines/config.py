@@ -22,6 +22,7 @@ from agents.atari_env import check_game_id
 STAGES = ("data", "pretrain", "rl")
 SSL_METHODS = ("autoencoder", "atc", "clip")
 ENCODER_VIEWS = ("stack84", "full")
+CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,13 @@ class RuntimeConfig(_Section):
         None, description="None: MLFLOW_TRACKING_URI, else SQLite under work_dir"
     )
     connect_timeout_s: float = Field(10.0, gt=0, description="give up joining a cluster after")
+    reuse_stages: bool = Field(
+        True, description="reuse a finished stage with the same config and code (Prefect cache)"
+    )
+    stage_retries: int = Field(2, ge=0, description="retries of a stage after a transient failure")
+    retry_delay_s: float = Field(
+        10.0, ge=0, description="first retry delay; doubles on each further retry"
+    )
 
 
 class DataConfig(_Section):
@@ -91,16 +99,52 @@ class DataConfig(_Section):
         return v
 
 
-class RLConfig(_Section):
-    """PPO on RLlib's new API stack over the preprocessed pixel env."""
+class CurriculumConfig(_Section):
+    """A curriculum over game variants: promote on a high recent return, demote on a low one."""
 
-    iterations: int = Field(50, ge=1, description="PPO training iterations")
-    num_env_runners: int = Field(1, ge=0, description="remote env runner actors (0: in-process)")
-    num_envs_per_env_runner: int = Field(4, ge=1, description="vectorised envs per runner")
+    tasks: tuple[dict[str, int], ...] = Field(
+        (), description="env overrides per stage in order, e.g. {mode: 0, difficulty: 0}; "
+        "keys: mode, difficulty (gymnasium backend), frameskip; empty: no curriculum")
+    promote_at: float = Field(-5.0, description="mean episode return that moves to the next task")
+    demote_at: float | None = Field(
+        None, description="mean return that moves back a task (None: never demote)")
+    min_episodes: int = Field(5, ge=1, description="episodes on a task before it can change")
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_keys(cls, v: tuple[dict[str, int], ...]) -> tuple[dict[str, int], ...]:
+        for i, task in enumerate(v):
+            unknown = set(task) - set(CURRICULUM_KEYS)
+            if unknown or not task:
+                raise ValueError(f"task {i} {task}: keys must be a non-empty subset of "
+                                 f"{CURRICULUM_KEYS}")
+            if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in task.values()):
+                raise ValueError(f"task {i} {task}: values must be integers >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _demote_below_promote(self) -> CurriculumConfig:
+        if self.demote_at is not None and self.demote_at >= self.promote_at:
+            raise ValueError(f"demote_at: {self.demote_at} must be below promote_at "
+                             f"({self.promote_at})")
+        return self
+
+
+class RLConfig(_Section):
+    """PPO (or REINFORCE) on RLlib's new API stack over the preprocessed pixel env."""
+
+    algorithm: Literal["ppo", "reinforce"] = Field("ppo", description="ppo or reinforce")
+    iterations: int = Field(50, ge=1, description="training iterations")
+    env_backend: Literal["ale_vector", "gymnasium"] = Field(
+        "ale_vector", description="ale_vector: ale-py's C++ AtariVectorEnv; gymnasium: "
+        "AtariPreprocessing wrappers (needed for game modes/difficulties)")
+    env_threads: int = Field(0, ge=0, description="AtariVectorEnv threads per runner (0: all)")
+    num_env_runners: int = Field(0, ge=0, description="remote env runner actors (0: in-process)")
+    num_envs_per_env_runner: int = Field(16, ge=1, description="vectorised envs per runner")
     rollout_fragment_length: int | Literal["auto"] = Field("auto", description="steps per env")
-    train_batch_size: int = Field(4_000, ge=1, description="env steps per learner per iteration")
-    minibatch_size: int = Field(256, ge=1, description="SGD minibatch size")
-    num_epochs: int = Field(4, ge=1, description="passes over each train batch")
+    train_batch_size: int = Field(4_096, ge=1, description="env steps per learner per iteration")
+    minibatch_size: int = Field(512, ge=1, description="SGD minibatch size")
+    num_epochs: int = Field(2, ge=1, description="passes over each train batch")
     lr: float = Field(2.5e-4, gt=0, description="Adam learning rate")
     gamma: float = Field(0.99, gt=0, le=1, description="discount")
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda")
@@ -110,7 +154,14 @@ class RLConfig(_Section):
     grad_clip: float = Field(0.5, gt=0, description="global gradient-norm clip")
     num_learners: int = Field(0, ge=0, description="remote learner actors (0: in the driver)")
     num_gpus_per_learner: float = Field(0.0, ge=0, description="GPUs per learner")
-    feature_dim: int = Field(512, ge=1, description="encoder output size")
+    torch_threads: int | None = Field(None, ge=1, description="torch threads in the driver")
+    arch: Literal["nature_cnn", "small_cnn"] = Field(
+        "small_cnn", description="encoder trained from scratch (transfer uses the registry's)")
+    feature_dim: int = Field(256, ge=1, description="encoder output size (scratch)")
+    transfer: Literal["scratch", "frozen", "finetune"] = Field(
+        "scratch", description="scratch, or the registry encoder frozen / fine-tuned")
+    encoder_alias: str = Field("champion", description="models:/arcadelab-encoder@<alias>")
+    finetune_lr_scale: float = Field(0.1, gt=0, le=1, description="encoder lr = lr * this")
     frameskip: int = Field(4, ge=1, description="agent steps repeat the action this many frames")
     screen_size: int = Field(84, ge=16, description="observation height and width")
     frame_stack: int = Field(4, ge=1, description="stacked frames per observation")
@@ -118,14 +169,24 @@ class RLConfig(_Section):
     repeat_action_probability: float = Field(0.0, ge=0, le=1, description="sticky actions")
     max_episode_steps: int | None = Field(None, ge=1, description="cut episodes (agent steps)")
     checkpoint_every: int = Field(10, ge=1, description="save a checkpoint every N iterations")
+    evaluation_every: int = Field(10, ge=0, description="evaluate every N iterations (0: off)")
+    evaluation_episodes: int = Field(2, ge=1, description="greedy episodes per evaluation")
+    video_max_steps: int = Field(
+        600, ge=0, description="agent steps in each evaluation GIF (0: no video)")
+    register_policy: bool = Field(True, description="register the final policy (arcadelab-policy)")
+    curriculum: CurriculumConfig = CurriculumConfig()
 
     @model_validator(mode="after")
-    def _minibatch_fits(self) -> RLConfig:
+    def _consistent(self) -> RLConfig:
         if self.minibatch_size > self.train_batch_size:
             raise ValueError(
                 f"minibatch_size: {self.minibatch_size} exceeds train_batch_size "
                 f"({self.train_batch_size})"
             )
+        variant = {"mode", "difficulty"} & {k for t in self.curriculum.tasks for k in t}
+        if variant and self.env_backend != "gymnasium":
+            raise ValueError(f"env_backend: curriculum keys {sorted(variant)} need "
+                             "env_backend=gymnasium (ale-py's vector env has no game modes)")
         return self
 
 
@@ -175,6 +236,103 @@ class ProbeConfig(_Section):
     )
 
 
+MM_PARTS = ("fusion", "autoencoder", "alignment", "translation", "retrieval", "colearning")
+FUSIONS = ("early", "late", "sum", "product", "tensor", "lowrank")
+MTL_SCHEMES = ("single", "hard", "soft")
+
+
+def _subset(v: tuple[str, ...], known: tuple[str, ...], what: str) -> tuple[str, ...]:
+    if not v or not set(v) <= set(known):
+        raise ValueError(f"{what} must be a non-empty subset of {known} (got {v})")
+    return v
+
+
+class MultimodalConfig(_Section):
+    """Multimodal stage over screen, sound and RAM: fusion, bimodal autoencoder, alignment,
+    translation, retrieval, co-learning (docs/multimodal.md)."""
+
+    encoder: str = Field("champion", description="frozen frame encoder: registry alias, or "
+                         "'random' (also used when the alias is not registered)")
+    parts: tuple[str, ...] = Field(MM_PARTS, description=f"subset of {MM_PARTS}")
+    horizon: int = Field(8, ge=1, description="target: a hit, bounce or point in the next k steps")
+    fusions: tuple[str, ...] = Field(FUSIONS, description=f"subset of {FUSIONS}")
+    hidden: int = Field(128, ge=2, description="width of encoders and heads")
+    tensor_dim: int = Field(16, ge=1, description="per-modality size fed to tensor fusion")
+    rank: int = Field(4, ge=1, description="rank of low-rank tensor fusion")
+    epochs: int = Field(20, ge=1, description="epochs of the feature-level models")
+    decoder_epochs: int = Field(10, ge=1, description="epochs of the pixel models (AE, RAM->frame)")
+    batch_size: int = Field(256, ge=2, description="minibatch (>= 2: contrastive negatives)")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    align_window: int = Field(2, ge=1, description="alignment candidates: frames t-w..t+w")
+    foreground_weight: float = Field(20.0, ge=1, description="RAM->frame: weight of moving pixels")
+    distill_temperature: float = Field(4.0, gt=0, description="co-learning softmax temperature")
+    distill_alpha: float = Field(0.5, ge=0, le=1, description="co-learning weight of the teacher")
+
+    @field_validator("parts")
+    @classmethod
+    def _known_parts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _subset(v, MM_PARTS, "parts")
+
+    @field_validator("fusions")
+    @classmethod
+    def _known_fusions(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _subset(v, FUSIONS, "fusions")
+
+
+class MultitaskConfig(_Section):
+    """Multi-task learning over the RAM variables: single-task, hard and soft sharing."""
+
+    schemes: tuple[str, ...] = Field(MTL_SCHEMES, description=f"subset of {MTL_SCHEMES}")
+    epochs: int = Field(3, ge=1, description="passes over the train split")
+    batch_size: int = Field(64, ge=1, description="minibatch")
+    lr: float = Field(3e-4, gt=0, description="Adam learning rate")
+    feature_dim: int = Field(256, ge=1, description="NatureCNN feature size")
+    soft_penalty: float = Field(1e-2, ge=0, description="soft sharing: weight of the L2 coupling")
+    max_train_rows: int | None = Field(None, ge=1, description="cap the train split (None: all)")
+
+    @field_validator("schemes")
+    @classmethod
+    def _known_schemes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _subset(v, MTL_SCHEMES, "schemes")
+
+
+class GanConfig(_Section):
+    """DCGAN on 84x84 frames; Frechet distance in the frozen encoder's feature space."""
+
+    encoder: str = Field("champion", description="encoder of the Frechet distance (or 'random')")
+    epochs: int = Field(5, ge=1, description="passes over the train frames")
+    batch_size: int = Field(64, ge=2, description="minibatch (BatchNorm needs >= 2)")
+    z_dim: int = Field(64, ge=1, description="latent size")
+    width: int = Field(16, ge=1, description="base channel width of G and D")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate (DCGAN: 2e-4)")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 (DCGAN: 0.5)")
+    fd_samples: int = Field(1000, ge=2, description="frames per side of the Frechet distance")
+    max_train_rows: int | None = Field(None, ge=1, description="cap the train frames (None: all)")
+
+
+class FewshotConfig(_Section):
+    """Prototypical few-shot and CLIP-style zero-shot classification of game states."""
+
+    encoder: str = Field("champion", description="frozen frame encoder (or 'random')")
+    shots: tuple[int, ...] = Field((1, 5, 10, 20, 50), description="k examples per class")
+    episodes: int = Field(100, ge=1, description="test episodes per k")
+    queries: int = Field(20, ge=1, description="query examples per class per episode")
+    meta_episodes: int = Field(500, ge=0, description="ProtoNet meta-training episodes (0: off)")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    hidden: int = Field(128, ge=2, description="width of the ProtoNet and frame-RAM model")
+    batch_size: int = Field(256, ge=2, description="frame-RAM model minibatch")
+    zero_shot: bool = Field(True, description="also classify zero-shot against RAM prompts")
+    clip_epochs: int = Field(20, ge=1, description="epochs of the frame-RAM model for zero-shot")
+    prompts: int = Field(64, ge=1, description="RAM prompts per class")
+
+    @field_validator("shots")
+    @classmethod
+    def _positive_shots(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or min(v) < 1:
+            raise ValueError(f"shots must be a non-empty list of k >= 1 (got {v})")
+        return tuple(sorted(set(v)))
+
+
 class PipelineConfig(_Section):
     """Which stages the pipeline flow runs, in order."""
 
@@ -186,6 +344,53 @@ class PipelineConfig(_Section):
         unknown = [s for s in v if s not in STAGES]
         if unknown or not v:
             raise ValueError(f"stages must be a non-empty subset of {STAGES} (got {v})")
+        return v
+
+
+class DeploymentConfig(_Section):
+    """One scheduled deployment that `arcadelab serve` registers (cron or interval)."""
+
+    name: str = Field(..., min_length=1, description="deployment name, unique per flow")
+    flow: str = Field("pipeline", description=f"'pipeline' or a stage flow: {STAGES}")
+    cron: str | None = Field(None, description="cron expression (5 fields), e.g. '0 3 * * *'")
+    interval_s: float | None = Field(None, gt=0, description="or: run every N seconds")
+    timezone: str = Field("UTC", description="IANA time zone of the cron schedule")
+    paused: bool = Field(False, description="register the schedule paused")
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> DeploymentConfig:
+        import zoneinfo
+
+        if self.flow not in ("pipeline", *STAGES):
+            raise ValueError(f"flow: unknown flow {self.flow!r} (choose from pipeline, "
+                             f"{', '.join(STAGES)})")
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError("cron: give exactly one of cron or interval_s")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"cron: expected 5 fields (minute hour day month weekday), "
+                             f"got {self.cron!r}")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        return self
+
+
+class ScheduleConfig(_Section):
+    """When flows run by themselves: the deployments `arcadelab serve` registers and serves."""
+
+    deployments: tuple[DeploymentConfig, ...] = Field(
+        (DeploymentConfig(name="pipeline-nightly", flow="pipeline", cron="0 3 * * *"),),
+        description="scheduled deployments (name, flow, cron or interval_s)",
+    )
+    limit: int | None = Field(1, ge=1, description="flow runs at once in the serve process")
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique_names(cls, v: tuple[DeploymentConfig, ...]) -> tuple[DeploymentConfig, ...]:
+        names = [(d.flow, d.name) for d in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"deployment names must be unique per flow (got {names})")
         return v
 
 
@@ -201,6 +406,11 @@ class ArcadeConfig(_Section):
     probe: ProbeConfig = ProbeConfig()
     rl: RLConfig = RLConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    multimodal: MultimodalConfig = MultimodalConfig()
+    multitask: MultitaskConfig = MultitaskConfig()
+    gan: GanConfig = GanConfig()
+    fewshot: FewshotConfig = FewshotConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     @field_validator("game")
     @classmethod
@@ -208,8 +418,8 @@ class ArcadeConfig(_Section):
         return check_game_id(v)
 
     def science(self) -> dict[str, Any]:
-        """Everything that changes results (all but runtime and the preset label)."""
-        return self.model_dump(mode="json", exclude={"runtime", "preset"})
+        """Everything that changes results (all but runtime, schedule and the preset label)."""
+        return self.model_dump(mode="json", exclude={"runtime", "preset", "schedule"})
 
     def hash(self, section: str | None = None) -> str:
         """Stable 12-hex digest of the science (or of one stage section plus game and seed)."""
@@ -226,14 +436,25 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
         "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
+        "multimodal": {"epochs": 2, "decoder_epochs": 1, "hidden": 16, "tensor_dim": 4,
+                       "batch_size": 64},
+        "multitask": {"epochs": 1, "batch_size": 32, "feature_dim": 16,
+                      "max_train_rows": 128},
+        "gan": {"epochs": 1, "batch_size": 32, "width": 4, "z_dim": 16, "fd_samples": 64},
+        "fewshot": {"shots": (1, 5), "episodes": 10, "queries": 5, "meta_episodes": 20,
+                    "clip_epochs": 2, "prompts": 8},
         "rl": {"iterations": 2, "num_env_runners": 1, "num_envs_per_env_runner": 2,
                "train_batch_size": 256, "minibatch_size": 128, "num_epochs": 1,
-               "max_episode_steps": 100, "checkpoint_every": 1, "feature_dim": 256},
+               "max_episode_steps": 100, "checkpoint_every": 1, "evaluation_every": 2,
+               "evaluation_episodes": 1, "video_max_steps": 50},
     },
     "laptop": {},
     "cluster": {
         "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
         "pretrain": {"epochs": 30, "batch_size": 256, "num_workers": 4, "use_gpu": True},
+        "multimodal": {"epochs": 40, "decoder_epochs": 30},
+        "multitask": {"epochs": 10},
+        "gan": {"epochs": 25, "width": 32},
         "rl": {"iterations": 500, "num_env_runners": 32, "num_envs_per_env_runner": 8,
                "train_batch_size": 16_000, "minibatch_size": 1_024, "num_learners": 2,
                "num_gpus_per_learner": 1.0},

@@ -1,8 +1,10 @@
-"""Encoders in the MLflow Model Registry: `arcadelab-encoder`, one version per trained encoder,
-aliases per method and view, and `champion` on the best mean probe F1 in the policy's view.
+"""Models in the MLflow Model Registry.
 
-Downstream stages load `models:/arcadelab-encoder@<alias>`; every version is tagged with the
-dataset it was trained on and the run that trained it, so lineage is one click away.
+`arcadelab-encoder`: one version per trained encoder, aliases per method and view, and
+`champion` on the best mean probe F1 in the policy's view. `arcadelab-policy`: one version per
+RL run, alias per algorithm and transfer mode (`ppo-scratch`, ...) and `current`. Downstream stages load
+`models:/<name>@<alias>`; every version is tagged with the data or run it came from, so
+lineage is one click away.
 """
 
 from __future__ import annotations
@@ -17,15 +19,38 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from torch import nn
 
+from models.actor_critic import ActorCritic
 from models.checkpoint import load_encoder, save_encoder
 from models.encoder import EncoderSpec
+from models.policy_checkpoint import load_policy, save_policy
 
 ENCODER_MODEL = "arcadelab-encoder"
+POLICY_MODEL = "arcadelab-policy"
 _PYFUNC = str(Path(__file__).with_name("encoder_model.py"))
+_POLICY_PYFUNC = str(Path(__file__).with_name("policy_model.py"))
 
 
 class RegistryError(LookupError):
     """A registered model or alias that does not exist."""
+
+
+def _log_pyfunc(code: str, artifacts: dict[str, str], name: str, model: str,
+                tags: dict[str, str], register: bool) -> str | None:
+    with warnings.catch_warnings():  # "add type hints to predict": inputs are arrays
+        warnings.simplefilter("ignore")
+        info = mlflow.pyfunc.log_model(
+            name=name, python_model=code, artifacts=artifacts,
+            registered_model_name=model if register else None,
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+            tags=tags,
+        )
+    version = info.registered_model_version
+    if register and version is not None:
+        client = MlflowClient()
+        for key, value in tags.items():
+            client.set_model_version_tag(model, str(version), key, value)
+        return str(version)
+    return None
 
 
 def log_encoder(encoder: nn.Module, spec: EncoderSpec, name: str, tags: dict[str, str],
@@ -33,35 +58,32 @@ def log_encoder(encoder: nn.Module, spec: EncoderSpec, name: str, tags: dict[str
     """Log an encoder as an MLflow model in the active run; returns the registered version."""
     with tempfile.TemporaryDirectory() as tmp:
         save_encoder(encoder, spec, Path(tmp) / "encoder")
-        with warnings.catch_warnings():  # "add type hints to predict": features are arrays
-            warnings.simplefilter("ignore")
-            info = mlflow.pyfunc.log_model(
-                name=name, python_model=_PYFUNC, artifacts={"encoder": str(Path(tmp) / "encoder")},
-                registered_model_name=ENCODER_MODEL if register else None,
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
-                tags=tags,
-            )
-    version = info.registered_model_version
-    if register and version is not None:
-        client = MlflowClient()
-        for key, value in tags.items():
-            client.set_model_version_tag(ENCODER_MODEL, str(version), key, value)
-        return str(version)
-    return None
+        return _log_pyfunc(_PYFUNC, {"encoder": str(Path(tmp) / "encoder")}, name,
+                           ENCODER_MODEL, tags, register)
 
 
-def set_alias(alias: str, version: str) -> None:
-    MlflowClient().set_registered_model_alias(ENCODER_MODEL, alias, version)
+def log_policy(net: ActorCritic, spec: EncoderSpec, num_actions: int, tags: dict[str, str],
+               register: bool = True) -> str | None:
+    """Log a policy network as an MLflow model (`policy`) in the active run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        save_policy(net, spec, num_actions, Path(tmp) / "policy")
+        return _log_pyfunc(_POLICY_PYFUNC, {"policy": str(Path(tmp) / "policy")}, "policy",
+                           POLICY_MODEL, tags, register)
 
 
-def resolve(alias: str) -> tuple[str, dict[str, str]]:
-    """Version and tags behind `arcadelab-encoder@alias`; RegistryError if there is none."""
+def set_alias(alias: str, version: str, model: str = ENCODER_MODEL) -> None:
+    MlflowClient().set_registered_model_alias(model, alias, version)
+
+
+def resolve(alias: str, model: str = ENCODER_MODEL) -> tuple[str, dict[str, str]]:
+    """Version and tags behind `<model>@alias`; RegistryError if there is none."""
     try:
-        mv = MlflowClient().get_model_version_by_alias(ENCODER_MODEL, alias)
+        mv = MlflowClient().get_model_version_by_alias(model, alias)
     except MlflowException as exc:
+        hint = "arcadelab run pretrain" if model == ENCODER_MODEL else "arcadelab rl"
         raise RegistryError(
-            f"no encoder registered as models:/{ENCODER_MODEL}@{alias} "
-            f"({str(exc).splitlines()[0]}); run `arcadelab run pretrain` first") from None
+            f"nothing registered as models:/{model}@{alias} "
+            f"({str(exc).splitlines()[0]}); run `{hint}` first") from None
     return str(mv.version), dict(mv.tags)
 
 
@@ -75,3 +97,14 @@ def load_registered_encoder(alias: str, expected: EncoderSpec | None = None
         raise RegistryError(f"models:/{ENCODER_MODEL}@{alias} holds no encoder checkpoint")
     encoder, spec = load_encoder(found[0], expected)
     return encoder, spec, version
+
+
+def load_registered_policy(alias: str) -> tuple[ActorCritic, EncoderSpec, str]:
+    """Download `models:/arcadelab-policy@alias` and rebuild the policy (weights only)."""
+    version, _ = resolve(alias, POLICY_MODEL)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{POLICY_MODEL}@{alias}"))
+    found = [p.parent for p in local.rglob("policy.json")]
+    if not found:
+        raise RegistryError(f"models:/{POLICY_MODEL}@{alias} holds no policy checkpoint")
+    net, spec = load_policy(found[0])
+    return net, spec, version

@@ -1,0 +1,119 @@
+"""RL throughput on this machine, measured side by side in one run, as ratios:
+
+1. raw ale-py `AtariVectorEnv` env steps/s with random actions (the limit),
+2. RLlib sampling env steps/s with our config (module inference + connectors + episodes),
+3. end-to-end PPO training env steps/s (`Algorithm.train()`),
+4. optionally stable-baselines3 PPO (rl-zoo3's Atari settings) env steps/s (`--sb3`).
+
+    .venv/bin/python benchmarks/rl_throughput.py                  # laptop preset RL config
+    .venv/bin/python benchmarks/rl_throughput.py --set rl.arch=nature_cnn --set rl.num_epochs=4
+    .venv/bin/python benchmarks/rl_throughput.py --sb3             # + the SB3 peer
+
+Prints one JSON line per measurement and a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+
+from agents.atari_env import make_vector_env
+from agents.ppo import build_algo_config
+from pipelines.config import load_config
+
+
+def raw_vector_env(game: str, num_envs: int, seconds: float) -> float:
+    env = make_vector_env(game, num_envs)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.step(rng.integers(0, env.single_action_space.n, num_envs))
+        n += num_envs
+    env.close()
+    return n / (time.perf_counter() - start)
+
+
+def rllib(cfg: Any, iterations: int) -> dict[str, float]:
+    algo = build_algo_config(cfg.game, cfg.rl, cfg.seed).build_algo()
+    try:
+        algo.train()  # warm-up: env creation, first weights sync
+        steps, start = 0, time.perf_counter()
+        sample_s = learn_s = 0.0
+        for _ in range(iterations):
+            result = algo.train()
+            steps += int(result["env_runners"]["num_env_steps_sampled"])
+            timers = result["timers"]
+            sample_s += timers.get("env_runner_sampling_timer", 0.0)
+            learn_s += timers.get("learner_update_timer", 0.0)
+        wall = time.perf_counter() - start
+    finally:
+        algo.stop()
+    return {"e2e_steps_per_s": steps / wall, "sample_steps_per_s": steps / max(sample_s, 1e-9),
+            "learn_steps_per_s": steps / max(learn_s, 1e-9), "sample_share": sample_s / wall,
+            "learn_share": learn_s / wall}
+
+
+def sb3(game: str, steps: int) -> float:
+    # rl-zoo3 atari PPO: 8 envs, n_steps 128, batch 256, 4 epochs, lr 2.5e-4, clip 0.1.
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    env = VecFrameStack(make_atari_env(game, n_envs=8, seed=0), n_stack=4)
+    model = PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
+                clip_range=0.1, vf_coef=0.5, ent_coef=0.01, seed=0, verbose=0)
+    model.learn(1024)  # warm-up
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="laptop")
+    ap.add_argument("--set", dest="sets", action="append", default=[])
+    ap.add_argument("--iterations", type=int, default=5)
+    ap.add_argument("--raw-seconds", type=float, default=10.0)
+    ap.add_argument("--sb3", action="store_true", help="also measure stable-baselines3 PPO")
+    ap.add_argument("--sb3-steps", type=int, default=8192)
+    args = ap.parse_args()
+    cfg = load_config(args.preset, sets=args.sets)
+    if cfg.rl.torch_threads:
+        torch.set_num_threads(cfg.rl.torch_threads)
+    ray.init(include_dashboard=False, log_to_driver=False)
+    rows: dict[str, float] = {}
+    rows["raw_vector_env"] = raw_vector_env(cfg.game, cfg.rl.num_envs_per_env_runner,
+                                            args.raw_seconds)
+    print(json.dumps({"raw_vector_env_steps_per_s": rows["raw_vector_env"]}), flush=True)
+    rl = rllib(cfg, args.iterations)
+    print(json.dumps(rl), flush=True)
+    rows.update(rl)
+    if args.sb3:
+        rows["sb3_steps_per_s"] = sb3(cfg.game.replace("ALE/", "").replace("-v5", "NoFrameskip-v4")
+                                      if False else cfg.game, args.sb3_steps)
+        print(json.dumps({"sb3_steps_per_s": rows["sb3_steps_per_s"]}), flush=True)
+    ray.shutdown()
+    raw = rows["raw_vector_env"]
+    print(f"\nconfig: {args.preset} {' '.join(args.sets)}  (cpus={os.cpu_count()})")
+    print(f"raw AtariVectorEnv        {raw:8.0f} env steps/s   1.00x")
+    print(f"RLlib sampling            {rl['sample_steps_per_s']:8.0f} env steps/s   "
+          f"{rl['sample_steps_per_s'] / raw:.2f}x")
+    print(f"RLlib learner             {rl['learn_steps_per_s']:8.0f} env steps/s")
+    print(f"PPO end to end            {rl['e2e_steps_per_s']:8.0f} env steps/s   "
+          f"{rl['e2e_steps_per_s'] / raw:.2f}x  (sampling {rl['sample_share']:.0%}, "
+          f"learning {rl['learn_share']:.0%} of wall)")
+    if "sb3_steps_per_s" in rows:
+        print(f"SB3 PPO end to end        {rows['sb3_steps_per_s']:8.0f} env steps/s   "
+              f"{rows['sb3_steps_per_s'] / raw:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""MLflow pyfunc for a registered policy ("models from code": nothing is unpickled).
+
+`predict` takes observations (N, C, H, W) uint8 (the preprocessed frame stacks the policy env
+gives) and returns greedy actions (N,).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import torch
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from models.policy_checkpoint import load_policy
+
+
+class PolicyModel(PythonModel):
+    def load_context(self, context: PythonModelContext) -> None:
+        self.net, self.spec = load_policy(Path(context.artifacts["policy"]))
+
+    def predict(self, context: PythonModelContext, model_input,
+                params: dict[str, Any] | None = None) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(model_input, dtype=np.uint8))
+        with torch.no_grad():
+            logits = self.net.logits(self.net.features(x.reshape(-1, *self.spec.input_shape)))
+        return logits.argmax(-1).numpy()
+
+
+mlflow.models.set_model(PolicyModel())

@@ -1,0 +1,169 @@
+"""RL on real RLlib + ALE + MLflow: PPO end to end (evaluation, GIF, checkpoints, resume,
+registered policy), transfer modes on a registered encoder, REINFORCE, the curriculum, and
+the clear errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from models.encoder import EncoderSpec, build_encoder
+from pipelines import registry, tracking
+from pipelines.config import load_config
+from pipelines.rl_train import RLError, latest_checkpoint, train_rl
+
+pytestmark = pytest.mark.integration
+
+# Tiny and quick: 2 envs, 128-step batches, no video unless a test asks for one.
+FAST = ("rl.iterations=1", "rl.num_env_runners=0", "rl.train_batch_size=128",
+        "rl.minibatch_size=64", "rl.evaluation_every=0", "rl.video_max_steps=0",
+        "rl.max_episode_steps=60")
+
+
+def _cfg(tmp_path: Path, *sets: str):
+    return load_config("smoke", sets=sets, runtime={
+        "work_dir": tmp_path / "work", "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'm.db'}"})
+
+
+def _train(cfg, resume: bool = False):
+    tracking.setup(cfg)
+    with tracking.stage_run(cfg, "rl") as run:
+        result = train_rl(cfg, resume=resume)
+    return result, MlflowClient().get_run(run.info.run_id)
+
+
+def _register_encoder(spec: EncoderSpec, alias: str, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    enc = build_encoder(spec)
+    with mlflow.start_run():
+        version = registry.log_encoder(enc, spec, "encoder", {"method": "test"})
+    registry.set_alias(alias, version)
+    return enc
+
+
+def test_ppo_end_to_end_then_resume(tmp_path: Path, ray_local: None) -> None:
+    cfg = _cfg(tmp_path, "rl.evaluation_every=2", "rl.video_max_steps=20")
+    result, run = _train(cfg)
+    assert result.iterations == 2 and result.env_steps >= 2 * 256
+    metrics = run.data.metrics
+    for key in ("rl/episode_return_mean", "rl/eval_return", "rl/env_steps_per_s",
+                "rl/policy_loss", "rl/entropy"):
+        assert key in metrics, key
+    assert -21 <= metrics["rl/eval_return"] <= 21
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "rl")}
+    assert "rl/learning_curve.png" in artifacts
+    videos = MlflowClient().list_artifacts(run.info.run_id, "rl/videos")
+    assert [v.path for v in videos] == ["rl/videos/eval_iter00002.gif"]
+    assert videos[0].file_size > 1000
+    assert MlflowClient().list_artifacts(run.info.run_id, "checkpoint")
+    # The final policy is registered, loads without unpickling, and plays.
+    net, spec, version = registry.load_registered_policy("ppo-scratch")
+    assert version == result.policy_version
+    assert spec.input_shape == (4, 84, 84)
+    assert net.logits(net.features(torch.zeros(1, 4, 84, 84, dtype=torch.uint8))).shape == (1, 6)
+    # Resume: one more iteration on top of the checkpoint, in a new run that says so.
+    info = latest_checkpoint(cfg)
+    assert info["iteration"] == 2
+    more = _cfg(tmp_path, "rl.evaluation_every=2", "rl.video_max_steps=0", "rl.iterations=3")
+    resumed, run2 = _train(more, resume=True)
+    assert resumed.iterations == 3
+    assert resumed.env_steps > result.env_steps  # lifetime counters continue
+    assert run2.data.tags["arcadelab.resumed_from"] == info["path"]
+    assert latest_checkpoint(more)["iteration"] == 3
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RLError, match="no RL checkpoint recorded"):
+        train_rl(_cfg(tmp_path, *FAST), resume=True)
+
+
+def test_frozen_keeps_and_finetune_changes_the_pretrained_encoder(tmp_path: Path,
+                                                                  ray_local: None) -> None:
+    spec = EncoderSpec("nature_cnn", 4, 84, 84, 32)
+    cfg = _cfg(tmp_path, *FAST)
+    tracking.setup(cfg)
+    enc = _register_encoder(spec, "champion")
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    for mode in ("frozen", "finetune"):
+        result, run = _train(_cfg(tmp_path, *FAST, f"rl.transfer={mode}"))
+        assert run.data.tags["arcadelab.encoder_version"] == "1"
+        net, got, _ = registry.load_registered_policy(f"ppo-{mode}")
+        assert got == spec
+        after = net.encoder.state_dict()
+        same = all(torch.equal(before[k], after[k]) for k in before)
+        assert same == (mode == "frozen"), mode
+        # The heads learn in both modes.
+        assert result.env_steps > 0
+
+
+def test_encoder_that_does_not_fit_the_env_is_refused(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, *FAST, "rl.transfer=frozen", "rl.encoder_alias=full")
+    tracking.setup(cfg)
+    _register_encoder(EncoderSpec("nature_cnn", 1, 210, 160, 32), "full")
+    with tracking.stage_run(cfg, "rl"), pytest.raises(
+            RLError, match=r"takes input \(1, 210, 160\), but the policy env gives \(4, 84, 84\)"):
+        train_rl(cfg)
+
+
+def test_missing_encoder_alias_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, *FAST, "rl.transfer=finetune", "rl.encoder_alias=nope")
+    tracking.setup(cfg)
+    with tracking.stage_run(cfg, "rl"), pytest.raises(RLError, match="arcadelab-encoder@nope"):
+        train_rl(cfg)
+
+
+def test_reinforce_on_the_same_stack(tmp_path: Path, ray_local: None) -> None:
+    result, run = _train(_cfg(tmp_path, *FAST, "rl.algorithm=reinforce"))
+    assert result.env_steps >= 128
+    assert torch.isfinite(torch.tensor(run.data.metrics["rl/policy_loss"]))
+    assert registry.resolve("reinforce-scratch", registry.POLICY_MODEL)[0] == "1"
+
+
+def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: None) -> None:
+    # promote_at far below any Pong score: the schedule moves on after each judged iteration.
+    cfg = _cfg(tmp_path, *FAST, "rl.iterations=3", "rl.num_env_runners=1",
+               "rl.curriculum.tasks=[{frameskip: 4}, {frameskip: 2}]",
+               "rl.curriculum.promote_at=-100", "rl.curriculum.min_episodes=1",
+               "rl.max_episode_steps=30")
+    result, run = _train(cfg)
+    assert result.tasks[-1] == 1
+    history = MlflowClient().get_metric_history(run.info.run_id, "curriculum/task")
+    assert [m.value for m in history][-1] == 1.0
+
+
+def test_curriculum_task_is_reapplied_to_a_restarted_env_runner(tmp_path: Path,
+                                                                 ray_local: None) -> None:
+    import ray
+
+    from pipelines.rl_train import _curriculum_state, build_algorithm
+
+    cfg = _cfg(tmp_path, *FAST, "rl.num_env_runners=1",
+               "rl.curriculum.tasks=[{frameskip: 4}, {frameskip: 2}]",
+               "rl.curriculum.promote_at=-100", "rl.curriculum.min_episodes=1",
+               "rl.max_episode_steps=30")
+    algo = build_algorithm(cfg, None, _curriculum_state(cfg))
+
+    def skips() -> list[int]:
+        return algo.env_runner_group.foreach_env_runner(
+            lambda er: er.config.env_config["frameskip"], local_env_runner=False)
+
+    try:
+        assert skips() == [4]
+        while algo.train()["curriculum"]["task"] != 1:
+            pass
+        assert skips() == [2]
+        # Kill the env runner actor: RLlib restarts it from the algorithm's config (task 0)
+        # and the curriculum callback puts it back on the current task.
+        ray.kill(algo.env_runner_group._worker_manager._actors[1], no_restart=False)
+        result = algo.train()
+        while result["curriculum"]["reapplied"] == 0:
+            result = algo.train()
+        assert result["health"]["env_runner_restarts"] >= 1
+        assert result["health"]["env_runners_healthy"] == 1
+        assert skips() == [2]
+    finally:
+        algo.stop()
