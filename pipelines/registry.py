@@ -1,10 +1,10 @@
 """Models in the MLflow Model Registry.
 
 `arcadelab-encoder`: one version per trained encoder, aliases per method and view, and
-`champion` on the best mean probe F1 in the policy's view. `arcadelab-policy`: one version per
-RL run, alias per algorithm and transfer mode (`ppo-scratch`, ...) and `current`. Downstream stages load
-`models:/<name>@<alias>`; every version is tagged with the data or run it came from, so
-lineage is one click away.
+`champion` on the best mean probe F1 in the policy's view. `arcadelab-policy`: one version
+per RL run, aliases per algorithm and transfer mode (`ppo-scratch`, ...) and `current`.
+Downstream stages load `models:/<name>@<alias>`; every version is tagged with the data or
+run it came from, so lineage is one click away.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ def test_registry_aliases_and_errors(tmp_path: Path) -> None:
     assert registry.resolve("atc")[1]["arcadelab.dataset"] == "d1"
     pyfunc = mlflow.pyfunc.load_model("models:/arcadelab-encoder@atc")
     assert pyfunc.predict(x.numpy()).shape == (1, 16)
-    with pytest.raises(registry.RegistryError, match=r"nothing registered as .*arcadelab-encoder@nope"):
+    with pytest.raises(registry.RegistryError,
+                       match=r"nothing registered as .*arcadelab-encoder@nope"):
         registry.load_registered_encoder("nope")
     with pytest.raises(EncoderCheckpointError, match="expected input"):
         registry.load_registered_encoder("atc", expected=EncoderSpec(in_channels=1, height=210,
