@@ -77,6 +77,10 @@ class CurriculumState:
     def env_config(self) -> dict[str, Any]:
         return {**self.base, **self.tasks[self.index]}
 
+    def target_env_config(self) -> dict[str, Any]:
+        """The last task: what the curriculum prepares for, and what evaluation plays."""
+        return {**self.base, **self.tasks[-1]}
+
     def observe(self, episodes: int, mean_return: float | None) -> bool:
         """Add one iteration's episodes; returns True when the task changed."""
         if episodes > 0 and mean_return is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
+from flows.rl_flows import rl_curriculum_task, transfer_task, tune_task
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import DataResult, dataset_path, prepare_data
@@ -38,8 +39,10 @@ def pretrain_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id:
 def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
             upstream: dict[str, Any]) -> RLResult:
     with tracking.stage_run(cfg, "rl", parent_run_id, flow, flow_run_id):
-        return train_rl(cfg)
+        return train_rl(cfg, resume=cfg.runtime.resume)
 
 
 STAGE_TASKS: dict[str, Callable[..., Any]] = {
-    "data": data_task, "pretrain": pretrain_task, "rl": rl_task}
+    "data": data_task, "pretrain": pretrain_task, "rl": rl_task,
+    "transfer": transfer_task, "rl_curriculum": rl_curriculum_task,
+    "tune": tune_task}  # tune: `arcadelab tune` only, not a pipeline stage

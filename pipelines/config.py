@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.atari_env import check_game_id
 
-STAGES = ("data", "pretrain", "rl")
+STAGES = ("data", "pretrain", "rl", "transfer", "rl_curriculum")
 SSL_METHODS = ("autoencoder", "atc", "clip")
 ENCODER_VIEWS = ("stack84", "full")
 CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
@@ -57,6 +57,7 @@ class RuntimeConfig(_Section):
         None, description="None: MLFLOW_TRACKING_URI, else SQLite under work_dir"
     )
     connect_timeout_s: float = Field(10.0, gt=0, description="give up joining a cluster after")
+    resume: bool = Field(False, description="RL: continue from the last checkpoint in work_dir")
     reuse_stages: bool = Field(
         True, description="reuse a finished stage with the same config and code (Prefect cache)"
     )
@@ -190,6 +191,49 @@ class RLConfig(_Section):
         return self
 
 
+class TransferConfig(_Section):
+    """Transfer experiment: scratch vs frozen vs fine-tuned pretrained encoder, same budget."""
+
+    modes: tuple[Literal["scratch", "frozen", "finetune"], ...] = Field(
+        ("scratch", "frozen", "finetune"), description="arms of the experiment")
+    return_thresholds: tuple[float, ...] = Field(
+        (-20.0, -15.0, -10.0, 0.0), description="report env steps to reach each mean return")
+    iterations: int | None = Field(None, ge=1, description="per arm (None: rl.iterations)")
+
+    @field_validator("modes")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"modes must be distinct and non-empty (got {v})")
+        return v
+
+
+class TuneConfig(_Section):
+    """`arcadelab tune`: a Ray Tune grid over RL fields, every trial a nested MLflow run."""
+
+    params: dict[str, tuple[float | int | str, ...]] = Field(
+        {"lr": (1e-4, 2.5e-4, 5e-4)}, description="rl field -> values to try (grid search)")
+    num_samples: int = Field(1, ge=1, description="repeats of the whole grid")
+    iterations: int | None = Field(None, ge=1, description="per trial (None: rl.iterations)")
+    metric: str = Field("rl/episode_return_mean", description="what picks the best trial")
+    mode: Literal["max", "min"] = Field("max", description="maximise or minimise the metric")
+    max_concurrent_trials: int = Field(1, ge=1, description="trials at once")
+
+    @field_validator("params")
+    @classmethod
+    def _rl_fields(cls, v: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        unknown = sorted(set(v) - set(RLConfig.model_fields) | {k for k in v if k == "curriculum"})
+        if unknown:
+            close = {k: difflib.get_close_matches(k, list(RLConfig.model_fields), n=1)
+                     for k in unknown}
+            hints = ", ".join(f"{k}" + (f" (did you mean {c[0]!r}?)" if c else "")
+                              for k, c in close.items())
+            raise ValueError(f"not RL fields: {hints}")
+        if any(len(values) == 0 for values in v.values()):
+            raise ValueError("every field needs at least one value")
+        return v
+
+
 class PretrainConfig(_Section):
     """Self-supervised encoder pretraining on Ray Train (DDP), fed by Ray Data."""
 
@@ -259,8 +303,8 @@ class MultimodalConfig(_Section):
     hidden: int = Field(128, ge=2, description="width of encoders and heads")
     tensor_dim: int = Field(16, ge=1, description="per-modality size fed to tensor fusion")
     rank: int = Field(4, ge=1, description="rank of low-rank tensor fusion")
-    epochs: int = Field(20, ge=1, description="epochs of the feature-level models")
-    decoder_epochs: int = Field(10, ge=1, description="epochs of the pixel models (AE, RAM->frame)")
+    epochs: int = Field(10, ge=1, description="epochs of the feature-level models")
+    decoder_epochs: int = Field(5, ge=1, description="epochs of the pixel models (AE, RAM->frame)")
     batch_size: int = Field(256, ge=2, description="minibatch (>= 2: contrastive negatives)")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate")
     align_window: int = Field(2, ge=1, description="alignment candidates: frames t-w..t+w")
@@ -288,7 +332,8 @@ class MultitaskConfig(_Section):
     lr: float = Field(3e-4, gt=0, description="Adam learning rate")
     feature_dim: int = Field(256, ge=1, description="NatureCNN feature size")
     soft_penalty: float = Field(1e-2, ge=0, description="soft sharing: weight of the L2 coupling")
-    max_train_rows: int | None = Field(None, ge=1, description="cap the train split (None: all)")
+    max_train_rows: int | None = Field(
+        5_000, ge=1, description="cap the train split (None: all): T+1 NatureCNNs on 2 cores")
 
     @field_validator("schemes")
     @classmethod
@@ -333,6 +378,112 @@ class FewshotConfig(_Section):
         return tuple(sorted(set(v)))
 
 
+AL_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "coreset")
+CURRICULUM_ORDERS = ("curriculum", "anti", "random")
+PACINGS = ("fixed_steps", "linear", "root")
+
+
+class ActiveConfig(_Section):
+    """Pool- and stream-based active learning of RAM variables from frames."""
+
+    encoder: str = Field("champion", description="frozen frame encoder: registry alias, or "
+                         "'random' (also used when the alias is not registered)")
+    view: Literal["stack84", "full"] = Field("stack84", description="view of a random encoder")
+    labels: tuple[str, ...] = Field(("ball_x", "ball_y", "player_y"),
+                                    description="RAM variables to predict (one head each)")
+    target_labels: tuple[str, ...] = Field(
+        ("ball_x", "ball_y"), description="labels whose mean F1 defines label savings")
+    strategies: tuple[str, ...] = Field(AL_STRATEGIES, description=f"subset of {AL_STRATEGIES}")
+    oracle: Literal["ram", "human"] = Field(
+        "ram", description="ram: labels read from RAM; human: `arcadelab label export/import`")
+    seed_size: int = Field(100, ge=1, description="random labelled frames to start from")
+    batch_size: int = Field(200, ge=1, description="frames queried per round")
+    budget: int = Field(6_000, ge=1, description="stop when this many frames are labelled")
+    target_fraction: float = Field(0.95, gt=0, le=1,
+                                   description="savings: labels to reach this x full-data F1")
+    score_shards: int = Field(4, ge=1, description="Ray tasks that score the pool per round")
+    mc_samples: int = Field(10, ge=1, description="MC-dropout passes for BALD")
+    hidden: int = Field(512, ge=1, description="width of the classifier's hidden layer")
+    dropout: float = Field(0.25, ge=0, lt=1, description="dropout (also BALD's posterior)")
+    epochs: int = Field(30, ge=1, description="passes over the labelled set per round")
+    min_steps: int = Field(300, ge=1, description="at least this many SGD steps per round")
+    train_batch_size: int = Field(256, ge=1, description="classifier minibatch")
+    lr: float = Field(3e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay")
+    stream: bool = Field(True, description="also run stream-based AL on a live ALE rollout")
+    stream_frames: int = Field(5_000, ge=1, description="frames the live stream shows")
+    stream_budget: int = Field(500, ge=1, description="labels the stream may query")
+    stream_strategy: Literal["least_confidence", "margin", "entropy"] = Field(
+        "margin", description="uncertainty the stream thresholds")
+    stream_calibration: int = Field(200, ge=1, description="frames that set the threshold")
+    stream_retrain_every: int = Field(100, ge=1, description="retrain after this many labels")
+    stream_threshold_step: float = Field(
+        0.05, ge=0, lt=1, description="threshold learning rate (tracks the budget's rate)")
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"strategies must not repeat (got {v})")
+        return _subset(v, AL_STRATEGIES, "strategies")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ActiveConfig:
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels: need distinct label names (got {self.labels})")
+        if not self.target_labels or not set(self.target_labels) <= set(self.labels):
+            raise ValueError(f"target_labels: must be a non-empty subset of labels "
+                             f"{self.labels} (got {self.target_labels})")
+        if self.seed_size > self.budget:
+            raise ValueError(f"seed_size: {self.seed_size} exceeds budget ({self.budget})")
+        return self
+
+
+class DataCurriculumConfig(_Section):
+    """Curriculum learning over examples (Bengio et al. 2009) for the frame -> RAM classifier."""
+
+    encoder: str = Field("champion", description="frozen frame encoder (or 'random')")
+    view: Literal["stack84", "full"] = Field("stack84", description="view of a random encoder")
+    labels: tuple[str, ...] = Field(("ball_x", "ball_y", "player_y"),
+                                    description="RAM variables to predict")
+    difficulty: Literal["reference_loss", "ball_speed"] = Field(
+        "reference_loss", description="reference_loss: cross-fitted loss of a reference "
+        "model; ball_speed: RAM-derived ball movement per step")
+    orders: tuple[str, ...] = Field(CURRICULUM_ORDERS,
+                                    description=f"subset of {CURRICULUM_ORDERS}")
+    pacings: tuple[str, ...] = Field(PACINGS, description=f"subset of {PACINGS}")
+    baseline: bool = Field(True, description="also train without pacing (all data from step 0)")
+    steps: int = Field(1_500, ge=1, description="SGD steps per run: the same budget for all")
+    batch_size: int = Field(128, ge=1, description="minibatch")
+    start_fraction: float = Field(0.2, gt=0, le=1, description="share of data at step 0")
+    ramp_fraction: float = Field(0.8, gt=0, le=1,
+                                 description="share of the budget after which all data is in")
+    levels: int = Field(5, ge=2, description="fixed_steps: number of data increments")
+    eval_every: int = Field(100, ge=1, description="test F1 every this many steps")
+    reference_epochs: int = Field(10, ge=1, description="epochs of the reference models")
+    hidden: int = Field(512, ge=1, description="width of the classifier's hidden layer")
+    dropout: float = Field(0.25, ge=0, lt=1, description="classifier dropout")
+    lr: float = Field(3e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay")
+
+    @field_validator("orders")
+    @classmethod
+    def _known_orders(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _subset(v, CURRICULUM_ORDERS, "orders")
+
+    @field_validator("pacings")
+    @classmethod
+    def _known_pacings(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _subset(v, PACINGS, "pacings")
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"need distinct label names (got {v})")
+        return v
+
+
 class PipelineConfig(_Section):
     """Which stages the pipeline flow runs, in order."""
 
@@ -351,7 +502,7 @@ class DeploymentConfig(_Section):
     """One scheduled deployment that `arcadelab serve` registers (cron or interval)."""
 
     name: str = Field(..., min_length=1, description="deployment name, unique per flow")
-    flow: str = Field("pipeline", description=f"'pipeline' or a stage flow: {STAGES}")
+    flow: str = Field("pipeline", description="'pipeline' or one stage's flow, e.g. 'data'")
     cron: str | None = Field(None, description="cron expression (5 fields), e.g. '0 3 * * *'")
     interval_s: float | None = Field(None, gt=0, description="or: run every N seconds")
     timezone: str = Field("UTC", description="IANA time zone of the cron schedule")
@@ -361,9 +512,8 @@ class DeploymentConfig(_Section):
     def _one_schedule(self) -> DeploymentConfig:
         import zoneinfo
 
-        if self.flow not in ("pipeline", *STAGES):
-            raise ValueError(f"flow: unknown flow {self.flow!r} (choose from pipeline, "
-                             f"{', '.join(STAGES)})")
+        if not self.flow.isidentifier():  # `arcadelab serve` checks it names a flow
+            raise ValueError(f"flow: expected a flow name, got {self.flow!r}")
         if (self.cron is None) == (self.interval_s is None):
             raise ValueError("cron: give exactly one of cron or interval_s")
         if self.cron is not None and len(self.cron.split()) != 5:
@@ -405,11 +555,20 @@ class ArcadeConfig(_Section):
     pretrain: PretrainConfig = PretrainConfig()
     probe: ProbeConfig = ProbeConfig()
     rl: RLConfig = RLConfig()
+    transfer: TransferConfig = TransferConfig()
+    tune: TuneConfig = TuneConfig()
+    rl_curriculum: CurriculumConfig = Field(
+        CurriculumConfig(tasks=({"difficulty": 0}, {"difficulty": 2}), promote_at=-15.0),
+        description="the curriculum the rl_curriculum comparison trains with; its last task is "
+        "the target both arms are evaluated on (Pong: difficulty 2 halves the player's paddle, "
+        "16 -> 8 pixel rows, measured)")
     pipeline: PipelineConfig = PipelineConfig()
     multimodal: MultimodalConfig = MultimodalConfig()
     multitask: MultitaskConfig = MultitaskConfig()
     gan: GanConfig = GanConfig()
     fewshot: FewshotConfig = FewshotConfig()
+    active: ActiveConfig = ActiveConfig()
+    data_curriculum: DataCurriculumConfig = DataCurriculumConfig()
     schedule: ScheduleConfig = ScheduleConfig()
 
     @field_validator("game")
@@ -435,12 +594,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
+        "tune": {"params": {"lr": (1e-4, 5e-4)}, "iterations": 1},
         "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
         "multimodal": {"epochs": 2, "decoder_epochs": 1, "hidden": 16, "tensor_dim": 4,
                        "batch_size": 64},
         "multitask": {"epochs": 1, "batch_size": 32, "feature_dim": 16,
                       "max_train_rows": 128},
         "gan": {"epochs": 1, "batch_size": 32, "width": 4, "z_dim": 16, "fd_samples": 64},
+        "active": {"seed_size": 20, "batch_size": 20, "budget": 60, "score_shards": 2,
+                   "mc_samples": 3, "hidden": 32, "epochs": 5, "min_steps": 20,
+                   "stream_frames": 120, "stream_budget": 20, "stream_calibration": 20,
+                   "stream_retrain_every": 10},
+        "data_curriculum": {"steps": 40, "eval_every": 20, "batch_size": 32, "hidden": 32,
+                            "reference_epochs": 2, "pacings": ("linear",)},
         "fewshot": {"shots": (1, 5), "episodes": 10, "queries": 5, "meta_episodes": 20,
                     "clip_epochs": 2, "prompts": 8},
         "rl": {"iterations": 2, "num_env_runners": 1, "num_envs_per_env_runner": 2,
@@ -453,8 +619,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
         "pretrain": {"epochs": 30, "batch_size": 256, "num_workers": 4, "use_gpu": True},
         "multimodal": {"epochs": 40, "decoder_epochs": 30},
-        "multitask": {"epochs": 10},
+        "multitask": {"epochs": 10, "max_train_rows": None},
         "gan": {"epochs": 25, "width": 32},
+        "active": {"budget": 20_000, "batch_size": 500, "score_shards": 32,
+                   "stream_frames": 50_000, "stream_budget": 5_000},
+        "data_curriculum": {"steps": 20_000, "batch_size": 256, "eval_every": 500},
         "rl": {"iterations": 500, "num_env_runners": 32, "num_envs_per_env_runner": 8,
                "train_batch_size": 16_000, "minibatch_size": 1_024, "num_learners": 2,
                "num_gpus_per_learner": 1.0},

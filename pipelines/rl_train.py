@@ -196,8 +196,8 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
             evaluation_num_env_runners=0,
             evaluation_config=PPOConfig.overrides(
                 explore=False, num_envs_per_env_runner=1,
-                # Evaluation plays the task being trained (the curriculum's first by default).
-                env_config=state.env_config() if state else config.env_config),
+                # With a curriculum, evaluation always plays its target (last) task.
+                env_config=state.target_env_config() if state else config.env_config),
         )
     hooks = [health_callbacks()] + ([curriculum.callbacks(state)] if state else [])
     config.callbacks(**merge(*hooks))
@@ -265,7 +265,7 @@ def train_rl(cfg: ArcadeConfig, resume: bool = False) -> RLResult:
         mlflow.set_tags({"arcadelab.resumed_from": resume_info["path"],
                          "arcadelab.resumed_from_run": resume_info["run_id"]})
         log.info("rl: resumed from %s (iteration %d)", resume_info["path"], algo.iteration)
-    env_kwargs = state.env_config() if state else env_config(cfg.game, rl)
+    env_kwargs = state.target_env_config() if state else env_config(cfg.game, rl)
     curve: tuple[list[float], list[float]] = ([], [])
     eval_curve: tuple[list[float], list[float]] = ([], [])
     tasks: list[int] = []
@@ -289,8 +289,7 @@ def train_rl(cfg: ArcadeConfig, resume: bool = False) -> RLResult:
                 eval_curve[0].append(steps)
                 eval_curve[1].append(metrics["rl/eval_return"])
                 if rl.video_max_steps:
-                    _log_video(algo, cfg, env_kwargs if state is None else state.env_config(),
-                               it)
+                    _log_video(algo, cfg, env_kwargs, it)
             if "curriculum/task" in metrics:
                 tasks.append(int(metrics["curriculum/task"]))
             log.info("rl: iter %d/%d  env steps %d  return %.2f%s  %.0f env steps/s", it,

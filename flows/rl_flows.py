@@ -1,0 +1,62 @@
+"""RL experiment stages as Prefect tasks (each arm a task and a nested MLflow run):
+`transfer` (scratch vs frozen vs fine-tuned encoder), `rl_curriculum` (with vs without a
+curriculum over Pong's difficulty switches) and `tune` (a Ray Tune sweep)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from pipelines import tracking
+from pipelines.config import ArcadeConfig
+from pipelines.rl_experiments import (
+    ExperimentResult,
+    curriculum_arms,
+    summarize,
+    transfer_arms,
+)
+from pipelines.rl_train import RLResult, train_rl
+from pipelines.rl_tune import TuneResult, tune_rl
+
+
+@task(name="rl-arm", cache_policy=NONE, task_run_name="{name}")
+def arm_task(cfg: ArcadeConfig, name: str, parent_run_id: str, flow: str,
+             flow_run_id: str) -> RLResult:
+    with tracking.stage_run(cfg, name, parent_run_id, flow, flow_run_id):
+        return train_rl(cfg)
+
+
+def _experiment(cfg: ArcadeConfig, stage: str, arms: Callable[[ArcadeConfig],
+                dict[str, ArcadeConfig]], thresholds: tuple[float, ...], title: str,
+                parent_run_id: str, flow: str, flow_run_id: str) -> ExperimentResult:
+    with tracking.stage_run(cfg, stage, parent_run_id, flow, flow_run_id) as run:
+        results = {arm: arm_task(arm_cfg, f"{stage}-{arm}", run.info.run_id, flow, flow_run_id)
+                   for arm, arm_cfg in arms(cfg).items()}
+        return summarize(stage, results, thresholds, title)
+
+
+@task(name="transfer", cache_policy=NONE)
+def transfer_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                  upstream: dict[str, Any]) -> ExperimentResult:
+    return _experiment(cfg, "transfer", transfer_arms, cfg.transfer.return_thresholds,
+                       f"Transfer on {cfg.game}: encoder models:/arcadelab-encoder@"
+                       f"{cfg.rl.encoder_alias}", parent_run_id, flow, flow_run_id)
+
+
+@task(name="rl_curriculum", cache_policy=NONE)
+def rl_curriculum_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                       upstream: dict[str, Any]) -> ExperimentResult:
+    return _experiment(cfg, "rl_curriculum", curriculum_arms,
+                       (cfg.rl_curriculum.promote_at,),
+                       f"Curriculum on {cfg.game}: {list(cfg.rl_curriculum.tasks)}",
+                       parent_run_id, flow, flow_run_id)
+
+
+@task(name="tune", cache_policy=NONE)
+def tune_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+              upstream: dict[str, Any]) -> TuneResult:
+    with tracking.stage_run(cfg, "tune", parent_run_id, flow, flow_run_id) as run:
+        return tune_rl(cfg, run.info.run_id)

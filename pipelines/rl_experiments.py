@@ -1,0 +1,106 @@
+"""RL experiments over the same budget and seed: transfer (scratch vs frozen vs fine-tuned
+pretrained encoder) and curriculum (with vs without), each arm a nested MLflow run, the
+comparison in the parent stage run: one overlaid learning-curve plot and summary metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+
+from pipelines import registry
+from pipelines.config import ArcadeConfig, validate
+from pipelines.plots import line_chart
+from pipelines.rl_train import RLError, RLResult
+from pipelines.tracking import log_metrics
+
+
+def steps_to_return(steps: Sequence[float], returns: Sequence[float],
+                    threshold: float) -> float | None:
+    """Env steps at the first point of a learning curve at or above `threshold` (None: never).
+    Pure, so the transfer metric is the same number a reader gets from the plotted curve."""
+    if len(steps) != len(returns):
+        raise ValueError(f"curve has {len(steps)} steps but {len(returns)} returns")
+    for s, r in zip(steps, returns, strict=True):
+        if not math.isnan(r) and r >= threshold:
+            return float(s)
+    return None
+
+
+def threshold_label(x: float) -> str:
+    return f"{x:g}"
+
+
+def with_rl(cfg: ArcadeConfig, **rl: object) -> ArcadeConfig:
+    """A copy of `cfg` with RL fields replaced, validated like any other config."""
+    data = cfg.model_dump(mode="json")
+    data["rl"] = {**data["rl"], **rl}
+    return validate(data)
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    name: str
+    arms: dict[str, RLResult]
+    summary: dict[str, float]
+
+    def describe(self) -> str:
+        parts = []
+        for arm, res in self.arms.items():
+            ret = "n/a" if res.episode_return_mean is None else f"{res.episode_return_mean:.1f}"
+            parts.append(f"{arm} {ret}")
+        return f"{self.name}: final return " + ", ".join(parts)
+
+
+def transfer_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
+    """One config per mode; scratch uses the pretrained encoder's architecture and size, so
+    the arms differ only in where the encoder weights start and whether they train."""
+    try:
+        _, spec, _ = registry.load_registered_encoder(cfg.rl.encoder_alias)
+    except registry.RegistryError as exc:
+        raise RLError(str(exc)) from None
+    iterations = cfg.transfer.iterations or cfg.rl.iterations
+    return {mode: with_rl(cfg, transfer=mode, arch=spec.arch, feature_dim=spec.feature_dim,
+                          iterations=iterations)
+            for mode in cfg.transfer.modes}
+
+
+def curriculum_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
+    """With the curriculum of `rl_curriculum`, and without it (straight on its last task); both
+    on the gymnasium backend (ALE game modes) and evaluated on that last task."""
+    cur = cfg.rl_curriculum
+    if not cur.tasks:
+        raise RLError("rl_curriculum.tasks is empty: give at least one task")
+    base = {"env_backend": "gymnasium"}
+    target = cur.model_dump(mode="json") | {"tasks": [cur.tasks[-1]]}
+    return {"curriculum": with_rl(cfg, **base, curriculum=cur.model_dump(mode="json")),
+            "no_curriculum": with_rl(cfg, **base, curriculum=target)}
+
+
+def summarize(name: str, arms: dict[str, RLResult], thresholds: Sequence[float],
+              title: str) -> ExperimentResult:
+    """Log the overlaid curves and `<name>/…` metrics to the active (parent) run."""
+    summary: dict[str, float] = {}
+    for arm, res in arms.items():
+        steps, returns = res.curve
+        for x in thresholds:
+            reached = steps_to_return(steps, returns, x)
+            if reached is not None:
+                summary[f"{name}/{arm}/steps_to_return_{threshold_label(x)}"] = reached
+        if res.episode_return_mean is not None:
+            summary[f"{name}/{arm}/final_return"] = res.episode_return_mean
+        if res.eval_return is not None:
+            summary[f"{name}/{arm}/eval_return"] = res.eval_return
+    log_metrics(summary)
+    series = {arm: res.curve for arm, res in arms.items() if res.curve[0]}
+    if series:
+        with tempfile.TemporaryDirectory() as tmp:
+            png = line_chart(series, Path(tmp) / f"{name}_curves.png", title, "env steps",
+                             "episode return (mean of recent episodes)")
+            mlflow.log_artifact(str(png), name)
+    return ExperimentResult(name, arms, summary)
