@@ -61,12 +61,21 @@ def rllib(cfg: Any, iterations: int) -> dict[str, float]:
             "learn_share": learn_s / wall}
 
 
+def sb3_game_id(game: str) -> str:
+    """`ALE/Pong-v5` -> `PongNoFrameskip-v4`: the id rl-zoo3's Atari settings are tuned on (its
+    AtariWrapper skips frames itself; v5 would skip 4 more)."""
+    return f"{game.split('/')[-1].split('-')[0]}NoFrameskip-v4"
+
+
 def sb3(game: str, steps: int) -> float:
     # rl-zoo3 atari PPO: 8 envs, n_steps 128, batch 256, 4 epochs, lr 2.5e-4, clip 0.1.
+    import ale_py
+    import gymnasium as gym
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
+    gym.register_envs(ale_py)
     env = VecFrameStack(make_atari_env(game, n_envs=8, seed=0), n_stack=4)
     model = PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
                 clip_range=0.1, vf_coef=0.5, ent_coef=0.01, seed=0, verbose=0)
@@ -97,8 +106,7 @@ def main() -> None:
     print(json.dumps(rl), flush=True)
     rows.update(rl)
     if args.sb3:
-        rows["sb3_steps_per_s"] = sb3(cfg.game.replace("ALE/", "").replace("-v5", "NoFrameskip-v4")
-                                      if False else cfg.game, args.sb3_steps)
+        rows["sb3_steps_per_s"] = sb3(sb3_game_id(cfg.game), args.sb3_steps)
         print(json.dumps({"sb3_steps_per_s": rows["sb3_steps_per_s"]}), flush=True)
     ray.shutdown()
     raw = rows["raw_vector_env"]

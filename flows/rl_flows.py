@@ -1,6 +1,7 @@
 """RL experiment stages as Prefect tasks (each arm a task and a nested MLflow run):
 `transfer` (scratch vs frozen vs fine-tuned encoder), `rl_curriculum` (with vs without a
-curriculum over Pong's difficulty switches) and `tune` (a Ray Tune sweep)."""
+curriculum over Pong's difficulty switches), `algorithms` (PPO vs REINFORCE) and `tune` (a
+Ray Tune sweep)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.rl_experiments import (
     ExperimentResult,
+    algorithm_arms,
     curriculum_arms,
     summarize,
     transfer_arms,
@@ -53,6 +55,13 @@ def rl_curriculum_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_ru
                        (cfg.rl_curriculum.promote_at,),
                        f"Curriculum on {cfg.game}: {list(cfg.rl_curriculum.tasks)}",
                        parent_run_id, flow, flow_run_id)
+
+
+@task(name="algorithms", cache_policy=NONE)
+def algorithms_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                    upstream: dict[str, Any]) -> ExperimentResult:
+    return _experiment(cfg, "algorithms", algorithm_arms, cfg.transfer.return_thresholds,
+                       f"PPO vs REINFORCE on {cfg.game}", parent_run_id, flow, flow_run_id)
 
 
 @task(name="tune", cache_policy=NONE)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.atari_env import check_game_id
 
-STAGES = ("data", "pretrain", "rl", "transfer", "rl_curriculum")
+STAGES = ("data", "pretrain", "rl", "transfer", "rl_curriculum", "algorithms")
 SSL_METHODS = ("autoencoder", "atc", "clip")
 ENCODER_VIEWS = ("stack84", "full")
 CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
@@ -595,6 +595,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
         "tune": {"params": {"lr": (1e-4, 5e-4)}, "iterations": 1},
+        "transfer": {"iterations": 1},
         "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
         "multimodal": {"epochs": 2, "decoder_epochs": 1, "hidden": 16, "tensor_dim": 4,
                        "batch_size": 64},

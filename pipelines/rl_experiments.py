@@ -1,6 +1,7 @@
 """RL experiments over the same budget and seed: transfer (scratch vs frozen vs fine-tuned
-pretrained encoder) and curriculum (with vs without), each arm a nested MLflow run, the
-comparison in the parent stage run: one overlaid learning-curve plot and summary metrics.
+pretrained encoder), curriculum (with vs without) and algorithms (PPO vs REINFORCE), each arm
+a nested MLflow run, the comparison in the parent stage run: one overlaid learning-curve plot
+and summary metrics.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ def transfer_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
     return {mode: with_rl(cfg, transfer=mode, arch=spec.arch, feature_dim=spec.feature_dim,
                           iterations=iterations)
             for mode in cfg.transfer.modes}
+
+
+def algorithm_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
+    """PPO and the course's REINFORCE on the same module, env stack, seed and budget."""
+    return {alg: with_rl(cfg, algorithm=alg) for alg in ("ppo", "reinforce")}
 
 
 def curriculum_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
