@@ -29,30 +29,27 @@ class EncoderSpec:
         return (self.in_channels, self.height, self.width)
 
 
-class NatureCNN(nn.Module):
-    """The DQN Nature paper's convnet (Mnih et al. 2015) with a configurable feature size and
-    input size (84x84 stacks or 210x160 full frames); outputs linear (pre-activation)
-    features."""
+class ConvEncoder(nn.Module):
+    """Convs (out_channels, kernel, stride) with ReLUs, flattened, then one linear layer.
 
-    def __init__(self, in_channels: int = 4, feature_dim: int = 512, height: int = 84,
-                 width: int = 84):
+    The features are linear (no final activation, as AtariARI's encoder): a final ReLU left
+    40-85% of the units dead after SSL training here, starving the linear probes. Heads that
+    want non-negative inputs (the actor-critic) apply their own ReLU.
+    """
+
+    def __init__(self, arch: str, convs: tuple[tuple[int, int, int], ...], in_channels: int,
+                 feature_dim: int, height: int, width: int):
         super().__init__()
-        self.spec = EncoderSpec("nature_cnn", in_channels, height, width, feature_dim)
+        self.spec = EncoderSpec(arch, in_channels, height, width, feature_dim)
         self.feature_dim = feature_dim
-        self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 32, kernel_size=8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for out, kernel, stride in convs:
+            layers += [nn.Conv2d(channels, out, kernel_size=kernel, stride=stride), nn.ReLU()]
+            channels = out
+        self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             n_flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
-        # No activation on the features (as AtariARI's encoder): a final ReLU left 40-85% of
-        # the units dead after SSL training here, starving the linear probes. Heads that want
-        # non-negative inputs (the actor-critic) apply their own ReLU.
         self.fc = nn.Sequential(nn.Linear(n_flat, feature_dim))
         for m in self.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
@@ -70,46 +67,33 @@ class NatureCNN(nn.Module):
         return self.fc(self.conv(x))
 
 
-class SmallCNN(nn.Module):
+class NatureCNN(ConvEncoder):
+    """The DQN Nature paper's convnet (Mnih et al. 2015) with a configurable feature size and
+    input size (84x84 stacks or 210x160 full frames)."""
+
+    CONVS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+
+    def __init__(self, in_channels: int = 4, feature_dim: int = 512, height: int = 84,
+                 width: int = 84):
+        super().__init__("nature_cnn", self.CONVS, in_channels, feature_dim, height, width)
+
+
+class SmallCNN(ConvEncoder):
     """The first DQN convnet (Mnih et al. 2013, 16 and 32 filters): ~2x cheaper to train and
     ~3x cheaper to run than NatureCNN on a CPU, which is what a 2-core PPO learner needs."""
 
+    CONVS = ((16, 8, 4), (32, 4, 2))
+
     def __init__(self, in_channels: int = 4, feature_dim: int = 256, height: int = 84,
                  width: int = 84):
-        super().__init__()
-        self.spec = EncoderSpec("small_cnn", in_channels, height, width, feature_dim)
-        self.feature_dim = feature_dim
-        self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, kernel_size=4, stride=2),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            n_flat = self.conv(torch.zeros(1, in_channels, height, width)).shape[1]
-        self.fc = nn.Linear(n_flat, feature_dim)  # linear features, as NatureCNN
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.orthogonal_(m.weight, gain=nn.init.calculate_gain("relu"))
-                nn.init.zeros_(m.bias)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self.spec.input_shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"encoder expects (B, {self.input_shape}), got {tuple(x.shape)}")
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        return self.fc(self.conv(x))
+        super().__init__("small_cnn", self.CONVS, in_channels, feature_dim, height, width)
 
 
-ARCHS: dict[str, type[NatureCNN] | type[SmallCNN]] = {
+ARCHS: dict[str, type[ConvEncoder]] = {
     "nature_cnn": NatureCNN, "small_cnn": SmallCNN}
 
 
-def build_encoder(spec: EncoderSpec) -> NatureCNN | SmallCNN:
+def build_encoder(spec: EncoderSpec) -> ConvEncoder:
     if spec.arch not in ARCHS:
         raise ValueError(f"unknown encoder arch {spec.arch!r} (known: {', '.join(ARCHS)})")
     return ARCHS[spec.arch](spec.in_channels, spec.feature_dim, spec.height, spec.width)

@@ -626,8 +626,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "stream_frames": 50_000, "stream_budget": 5_000},
         "data_curriculum": {"steps": 20_000, "batch_size": 256, "eval_every": 500},
         "rl": {"iterations": 500, "num_env_runners": 32, "num_envs_per_env_runner": 8,
-               "train_batch_size": 16_000, "minibatch_size": 1_024, "num_learners": 2,
-               "num_gpus_per_learner": 1.0},
+               "train_batch_size": 16_384, "minibatch_size": 1_024, "num_epochs": 4,
+               "num_learners": 2, "num_gpus_per_learner": 1.0, "arch": "nature_cnn",
+               "feature_dim": 512, "env_threads": 1},
     },
 }
 

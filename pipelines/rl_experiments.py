@@ -55,7 +55,7 @@ class ExperimentResult:
         for arm, res in self.arms.items():
             ret = "n/a" if res.episode_return_mean is None else f"{res.episode_return_mean:.1f}"
             parts.append(f"{arm} {ret}")
-        return f"{self.name}: final return " + ", ".join(parts)
+        return "final return " + ", ".join(parts)
 
 
 def transfer_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:

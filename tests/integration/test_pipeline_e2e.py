@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from pipelines.config import load_config
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
@@ -38,7 +40,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     parent = parents[0]
     children = {r.data.tags["arcadelab.stage"]: r for r in runs
                 if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(children) == {"data", "pretrain", "rl"}
+    assert set(children) == set(load_config("smoke").pipeline.stages)
 
     flow_run_id = parent.data.tags["arcadelab.flow_run_id"]
     assert len(flow_run_id) == 36  # a Prefect UUID
@@ -60,6 +62,26 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     assert len(history) == 2  # one point per iteration
     ckpt = {a.path for a in client.list_artifacts(rl.info.run_id, "checkpoint")}
     assert ckpt, "checkpoint artifact missing"
+    assert -21 <= rl.data.metrics["rl/eval_return"] <= 21
+    assert client.list_artifacts(rl.info.run_id, "rl/videos"), "no gameplay GIF"
+    policy = client.get_registered_model("arcadelab-policy")
+    assert {"ppo-scratch", "ppo-frozen", "ppo-finetune", "reinforce-scratch"} <= set(
+        policy.aliases)
+
+    # RL experiments: one nested run per arm and the comparison in the experiment's run.
+    for stage, arms in (("transfer", ("scratch", "frozen", "finetune")),
+                        ("rl_curriculum", ("curriculum", "no_curriculum")),
+                        ("algorithms", ("ppo", "reinforce"))):
+        exp_run = children[stage]
+        arm_runs = {r.data.tags["arcadelab.stage"] for r in runs
+                    if r.data.tags.get("mlflow.parentRunId") == exp_run.info.run_id}
+        assert arm_runs == {f"{stage}-{a}" for a in arms}
+        curves = {a.path for a in client.list_artifacts(exp_run.info.run_id, stage)}
+        assert f"{stage}/{stage}_curves.png" in curves
+        assert any(k.startswith(f"{stage}/") for k in exp_run.data.metrics)
+    frozen = next(r for r in runs if r.data.tags.get("arcadelab.stage") == "transfer-frozen")
+    champion_version = client.get_model_version_by_alias("arcadelab-encoder", "champion").version
+    assert frozen.data.tags["arcadelab.encoder_version"] == str(champion_version)
     assert (work / "datasets").is_dir()
 
     # Pretraining: a nested run per (view, encoder) in the same experiment, probes side by

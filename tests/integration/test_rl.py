@@ -167,3 +167,21 @@ def test_curriculum_task_is_reapplied_to_a_restarted_env_runner(tmp_path: Path,
         assert skips() == [2]
     finally:
         algo.stop()
+
+
+def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None) -> None:
+    from pipelines.rl_tune import tune_rl
+
+    cfg = _cfg(tmp_path, *FAST, "tune.params={lr: [0.0001, 0.0005]}", "tune.iterations=1")
+    tracking.setup(cfg)
+    with tracking.flow_run(cfg, "tune", "local") as parent, \
+            tracking.stage_run(cfg, "tune", parent, "tune", "local") as run:
+        result = tune_rl(cfg, run.info.run_id)
+    assert result.trials == 2 and result.best_params["lr"] in (0.0001, 0.0005)
+    client = MlflowClient()
+    trials = client.search_runs([parent.info.experiment_id],
+                                f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted(float(t.data.params["lr"]) for t in trials) == [0.0001, 0.0005]
+    for t in trials:
+        assert t.data.metrics["rl/env_steps_sampled"] >= 128
+    assert client.get_run(run.info.run_id).data.metrics["tune/trials"] == 2
