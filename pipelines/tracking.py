@@ -43,6 +43,29 @@ def artifact_root(cfg: ArcadeConfig) -> str | None:
     return None
 
 
+class TrackingUnavailableError(ConnectionError):
+    """The MLflow tracking server does not answer."""
+
+
+def check_tracking_server(uri: str, timeout_s: float = 10.0) -> None:
+    """For an http(s) tracking URI, ask the server's /health once: a down or wrong server
+    fails here in seconds, before any compute, instead of in MLflow's minutes of retries."""
+    if not uri.startswith(("http://", "https://")):
+        return  # a local store (sqlite, file, postgresql) is opened, not called
+    import requests
+
+    try:
+        reply = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
+        ok = reply.status_code == 200
+        detail = f"HTTP {reply.status_code}"
+    except requests.RequestException as exc:
+        ok, detail = False, type(exc).__name__
+    if not ok:
+        raise TrackingUnavailableError(
+            f"MLflow tracking server {uri} is not reachable ({detail}); start it, fix "
+            "--mlflow-uri / MLFLOW_TRACKING_URI, or unset them for the local SQLite store")
+
+
 def setup(cfg: ArcadeConfig) -> str:
     cfg.runtime.work_dir.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(cfg)

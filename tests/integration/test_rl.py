@@ -135,40 +135,6 @@ def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: No
     assert [m.value for m in history][-1] == 1.0
 
 
-def test_curriculum_task_is_reapplied_to_a_restarted_env_runner(tmp_path: Path,
-                                                                 ray_local: None) -> None:
-    import ray
-
-    from pipelines.rl_train import _curriculum_state, build_algorithm
-
-    cfg = _cfg(tmp_path, *FAST, "rl.num_env_runners=1",
-               "rl.curriculum.tasks=[{frameskip: 4}, {frameskip: 2}]",
-               "rl.curriculum.promote_at=-100", "rl.curriculum.min_episodes=1",
-               "rl.max_episode_steps=30")
-    algo = build_algorithm(cfg, None, _curriculum_state(cfg))
-
-    def skips() -> list[int]:
-        return algo.env_runner_group.foreach_env_runner(
-            lambda er: er.config.env_config["frameskip"], local_env_runner=False)
-
-    try:
-        assert skips() == [4]
-        while algo.train()["curriculum"]["task"] != 1:
-            pass
-        assert skips() == [2]
-        # Kill the env runner actor: RLlib restarts it from the algorithm's config (task 0)
-        # and the curriculum callback puts it back on the current task.
-        ray.kill(algo.env_runner_group._worker_manager._actors[1], no_restart=False)
-        result = algo.train()
-        while result["curriculum"]["reapplied"] == 0:
-            result = algo.train()
-        assert result["health"]["env_runner_restarts"] >= 1
-        assert result["health"]["env_runners_healthy"] == 1
-        assert skips() == [2]
-    finally:
-        algo.stop()
-
-
 def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None) -> None:
     from pipelines.rl_tune import tune_rl
 
