@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from flows.cli_label import label_app
 from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(label_app, name="label")  # arcadelab label export|import (flows/cli_label.py)
 
 Preset = Annotated[str, typer.Option("--preset", "-p",
                                      help=f"config preset: {', '.join(PRESETS)}")]
@@ -44,11 +46,12 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _config(preset: str, files: list[Path] | None, sets: list[str] | None,
-            ray_address: str | None, work_dir: Path | None, mlflow_uri: str | None
-            ) -> ArcadeConfig:
+            ray_address: str | None, work_dir: Path | None, mlflow_uri: str | None,
+            **runtime: object) -> ArcadeConfig:
     try:
         return load_config(preset, files or (), sets or (), runtime={
-            "ray_address": ray_address, "work_dir": work_dir, "mlflow_tracking_uri": mlflow_uri})
+            "ray_address": ray_address, "work_dir": work_dir, "mlflow_tracking_uri": mlflow_uri,
+            **runtime})
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
 
@@ -56,14 +59,23 @@ def _config(preset: str, files: list[Path] | None, sets: list[str] | None,
 def _run(flow_name: str, cfg: ArcadeConfig) -> None:
     from flows.pipeline import STAGE_FLOWS, pipeline_flow
     from pipelines.dataset import DatasetError
+    from pipelines.registry import RegistryError
+    from pipelines.rl_train import RLError, latest_checkpoint
     from pipelines.runtime import RayConnectionError, init_ray
+    from pipelines.tracking import TrackingUnavailableError, check_tracking_server, tracking_uri
 
     logging.getLogger("arcadelab").setLevel(logging.INFO)
     try:
-        init_ray(cfg.runtime)  # fail on a bad cluster address before any compute
+        if cfg.runtime.resume:
+            latest_checkpoint(cfg)  # nothing to resume: say so before any compute
+        # A wrong cluster address or a down MLflow server fails here, before any compute.
+        check_tracking_server(tracking_uri(cfg), cfg.runtime.connect_timeout_s)
+        init_ray(cfg.runtime)
         flow_fn = pipeline_flow if flow_name == "pipeline" else STAGE_FLOWS[flow_name]
         result = flow_fn(cfg)
-    except (RayConnectionError, DatasetError) as exc:
+    except (RLError, RegistryError) as exc:
+        raise _fail(str(exc), 2) from None
+    except (RayConnectionError, TrackingUnavailableError, DatasetError) as exc:
         raise _fail(str(exc), 1) from None
     _print_summary(cfg, result)
 
@@ -106,6 +118,25 @@ def run(stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}"
     _run(stage, _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
 
 
+@app.command("rl")
+def rl_cmd(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+           ray_address: RayAddress = None, work_dir: WorkDir = None,
+           mlflow_uri: MlflowUri = None,
+           resume: Annotated[bool, typer.Option(
+               "--resume", help="continue the last RL run in the work dir from its last "
+               "checkpoint (same config; rl.iterations may grow)")] = False) -> None:
+    """Train the Pong policy (PPO or REINFORCE, scratch or on a pretrained encoder)."""
+    _run("rl", _config(preset, config, set_, ray_address, work_dir, mlflow_uri, resume=resume))
+
+
+@app.command()
+def tune(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+         ray_address: RayAddress = None, work_dir: WorkDir = None,
+         mlflow_uri: MlflowUri = None) -> None:
+    """Ray Tune sweep over `tune.params` (e.g. --set 'tune.params={lr: [1e-4, 3e-4]}')."""
+    _run("tune", _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+
+
 @app.command("config")
 def show_config(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
                 ray_address: RayAddress = None, work_dir: WorkDir = None,
@@ -129,6 +160,24 @@ def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
            "--host", host, "--port", str(port)]
     os.execv(sys.executable, cmd)
+
+
+@app.command()
+def serve(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
+          ray_address: RayAddress = None, work_dir: WorkDir = None,
+          mlflow_uri: MlflowUri = None) -> None:
+    """Register the scheduled deployments of `schedule.deployments` and serve their runs."""
+    from flows.serve import build_deployments, serve_deployments
+
+    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)
+    try:
+        build_deployments(cfg)  # bad schedules fail here, before anything is registered
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.secho("warning: PREFECT_API_URL is unset: schedules live only as long as this "
+                    "process's own Prefect server", fg=typer.colors.YELLOW, err=True)
+    serve_deployments(cfg)
 
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run as prefect_flow_run
 
+from flows.caching import run_stage
 from flows.stages import STAGE_TASKS
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
@@ -36,8 +37,9 @@ def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> Fl
     results: dict[str, Any] = {}
     with tracking.flow_run(cfg, flow_name, flow_run_id) as parent:
         for stage in stages:
-            results[stage] = STAGE_TASKS[stage](cfg, parent.info.run_id, flow_name, flow_run_id,
-                                                dict(results))
+            # Reuses a finished stage with the same config and code; retries transient failures.
+            results[stage] = run_stage(STAGE_TASKS[stage], stage, cfg, parent, flow_name,
+                                       flow_run_id, dict(results))
     return FlowResult(flow_name, flow_run_id, parent.info.run_id, parent.info.experiment_id,
                       uri, results)
 
@@ -66,4 +68,30 @@ def rl_flow(cfg: ArcadeConfig) -> FlowResult:
     return run_stages(cfg, "rl", ("rl",))
 
 
-STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow}
+@flow(name="transfer", log_prints=True)
+def transfer_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Scratch vs frozen vs fine-tuned registry encoder, same seed and budget."""
+    return run_stages(cfg, "transfer", ("transfer",))
+
+
+@flow(name="rl_curriculum", log_prints=True)
+def rl_curriculum_flow(cfg: ArcadeConfig) -> FlowResult:
+    """PPO with vs without a curriculum over game variants, on the same budget."""
+    return run_stages(cfg, "rl_curriculum", ("rl_curriculum",))
+
+
+@flow(name="algorithms", log_prints=True)
+def algorithms_flow(cfg: ArcadeConfig) -> FlowResult:
+    """PPO vs the course's REINFORCE on one module and env stack, same budget."""
+    return run_stages(cfg, "algorithms", ("algorithms",))
+
+
+@flow(name="tune", log_prints=True)
+def tune_flow(cfg: ArcadeConfig) -> FlowResult:
+    """A Ray Tune sweep over `tune.params`, every trial a nested MLflow run."""
+    return run_stages(cfg, "tune", ("tune",))
+
+
+STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow,
+               "transfer": transfer_flow, "rl_curriculum": rl_curriculum_flow, "tune": tune_flow,
+               "algorithms": algorithms_flow}

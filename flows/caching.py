@@ -1,0 +1,214 @@
+"""Idempotent stages: reuse what finished, retry what failed for a passing reason.
+
+Reuse is Prefect's task cache. A stage's key is a digest of the stage name, the config it can
+see (its own section, the sections of the stages before it, game, seed and the non-stage
+sections; not the sections of stages that did not run before it), the code (a digest of the
+package sources: a git commit on a clean tree, and still right on a dirty one or in an image
+without .git), the versions of the libraries that shape results, and the MLflow store the
+stage's records and registered models live in. Results are persisted under
+`<work_dir>/cache`, so another work dir never reuses this one's datasets and checkpoints.
+
+Retries are Prefect task retries with exponential backoff, taken only for failures that may
+pass: a Ray actor, worker or node dies, a connection drops or times out, the MLflow server
+answers 5xx. Anything else (bad data, a bug, a 4xx) fails at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import ray.exceptions
+import requests
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from prefect import Task
+from prefect.cache_policies import CachePolicy
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+
+from pipelines import tracking
+from pipelines.config import STAGES, ArcadeConfig, config_digest
+
+log = logging.getLogger("arcadelab")
+
+PACKAGES = ("models", "agents", "pipelines", "flows")
+LIBRARIES = ("ale-py", "gymnasium", "ray", "torch", "mlflow")
+TAG_CACHE_KEY = "arcadelab.cache_key"
+TAG_CACHED = "arcadelab.cached"
+TAG_REUSED_RUN = "arcadelab.reused_run_id"
+
+# Failures worth a retry. Ray Train's own worker restarts (`pretrain.max_failures`) come first;
+# when it gives up, its TrainingFailedError is not retried here.
+TRANSIENT_RAY = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+                 ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                 ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError,
+                 ray.exceptions.LocalRayletDiedError, ray.exceptions.ObjectFetchTimedOutError,
+                 ray.exceptions.GetTimeoutError)
+TRANSIENT_NET = (ConnectionError, TimeoutError, requests.ConnectionError, requests.Timeout)
+# MLflow's REST client turns 5xx (after its own HTTP retries) and dropped connections into an
+# MlflowException with one of these codes; 4xx map to other codes.
+TRANSIENT_MLFLOW_CODES = ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED")
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 over the package sources (path and bytes of every .py file)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            out[lib] = "absent"
+    return out
+
+
+def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | tuple[str, ...]
+                    ) -> str:
+    """The key a finished stage is stored and found under (see the module doc)."""
+    before = set(upstream)
+    hidden = {s for s in STAGES if s != stage and s not in before} | {"pipeline"}
+    visible = {k: v for k, v in cfg.science().items() if k not in hidden}
+    return config_digest({"stage": stage, "upstream": sorted(before), "config": visible,
+                          "code": code_digest(), "libraries": library_versions(),
+                          "store": tracking.tracking_uri(cfg)})
+
+
+@dataclass
+class StageKey(CachePolicy):
+    """A cache policy whose key was computed by `stage_cache_key` before the call."""
+
+    key: str = ""
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any],
+                    flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+        return self.key or None
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Whether a stage that raised `exc` may succeed when run again."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ray.exceptions.RayTaskError):
+            exc = exc.cause  # the error inside the remote task decides
+            continue
+        if isinstance(exc, (*TRANSIENT_RAY, *TRANSIENT_NET)):
+            return True
+        if isinstance(exc, MlflowException):
+            return (str(exc).startswith("API request to")
+                    and exc.error_code in TRANSIENT_MLFLOW_CODES)
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            return exc.response.status_code >= 500 or exc.response.status_code == 429
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
+    """Prefect's `retry_condition_fn`: retry transient failures only, and say which."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # the failure under judgement
+            exc = raised
+    transient = is_transient(exc)
+    log.warning("%s: %s failure: %r", task.name, "transient, retrying" if transient
+                else "permanent, not retrying", exc)
+    return transient
+
+
+def stage_options(cfg: ArcadeConfig, key: str) -> dict[str, Any]:
+    """`Task.with_options` for one stage call: cache under the work dir, retry with backoff."""
+    rt = cfg.runtime
+    return {
+        "cache_policy": StageKey(key=key),
+        "result_storage": (rt.work_dir / "cache").resolve(),  # a Path: local, no saved block
+        "persist_result": True,
+        "refresh_cache": not rt.reuse_stages,
+        "retries": rt.stage_retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=rt.retry_delay_s),
+        "retry_jitter_factor": 0.2,
+        "retry_condition_fn": retry_if_transient,
+    }
+
+
+def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, flow: str,
+              flow_run_id: str, upstream: dict[str, Any]) -> Any:
+    """Call one stage task, reusing its finished result when the key matches.
+
+    A reused stage still gets a child run under this flow run (tagged cached, pointing at the
+    run that produced it), so the UI shows every stage of every flow run.
+    """
+    key = stage_cache_key(stage, cfg, upstream)
+    state = task.with_options(**stage_options(cfg, key))(
+        cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)
+    result = state.result()
+    if state.name == "Cached" and missing_paths(result):
+        log.warning("%s: cached result points at deleted files %s; running it again", stage,
+                    missing_paths(result))
+        state = task.with_options(**stage_options(cfg, key), refresh_cache=True)(
+            cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)
+        result = state.result()
+    if state.name == "Cached":
+        record_reuse(cfg, stage, parent, flow, flow_run_id, key)
+    else:
+        tag_stage_run(parent, stage, key)
+    return result
+
+
+def missing_paths(result: Any) -> list[Path]:
+    """Path fields of a result dataclass whose files are gone (a cleaned-up work dir)."""
+    if not is_dataclass(result):
+        return []
+    paths = [getattr(result, f.name) for f in fields(result)]
+    return [p for p in paths if isinstance(p, Path) and not p.exists()]
+
+
+def _stage_runs(filter_string: str, experiment_ids: list[str] | None = None) -> list[Run]:
+    client = mlflow.MlflowClient()
+    ids = experiment_ids or [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids, filter_string, max_results=1,
+                              order_by=["attributes.start_time DESC"])
+
+
+def tag_stage_run(parent: Run, stage: str, key: str) -> None:
+    """Mark the child run that just produced this stage with its cache key."""
+    runs = _stage_runs(f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' and "
+                       f"tags.`{tracking.TAG_STAGE}` = '{stage}'", [parent.info.experiment_id])
+    if runs:
+        mlflow.MlflowClient().set_tag(runs[0].info.run_id, TAG_CACHE_KEY, key)
+
+
+def record_reuse(cfg: ArcadeConfig, stage: str, parent: Run, flow: str, flow_run_id: str,
+                 key: str) -> None:
+    """A child run for a reused stage, pointing at the run that produced the result.
+
+    Only producing runs carry the cache-key tag, so the search finds the producer.
+    """
+    origin = _stage_runs(f"tags.`{TAG_CACHE_KEY}` = '{key}' and "
+                         f"attributes.status = 'FINISHED'")
+    with tracking.stage_run(cfg, stage, parent, flow, flow_run_id):
+        mlflow.set_tags({TAG_CACHED: "true",
+                         TAG_REUSED_RUN: origin[0].info.run_id if origin else "unknown"})
+    log.info("%s: reused the finished stage (cache key %s)", stage, key)
+
