@@ -24,6 +24,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listen_addresses(port: int) -> set[str]:
+    """IPv4 addresses with a socket listening on `port`, from the kernel's own table."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+    return found
+
+
 def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
     from pipelines import tracking
     from pipelines.config import load_config
@@ -56,6 +67,7 @@ def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
                     break
                 time.sleep(0.5)
         assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert listen_addresses(port) == {"127.0.0.1"}  # loopback only, nobody else let in
         names = {e["name"] for e in body["experiments"]}
         assert "arcadelab/pipeline" in names
         page = urllib.request.urlopen(url, timeout=5).read().decode()
