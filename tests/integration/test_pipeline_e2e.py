@@ -15,10 +15,14 @@ from pipelines.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
+# Credentials a user has in the environment: they must never reach MLflow.
+SECRETS = {"AWS_SECRET_ACCESS_KEY": "s3cr3t-aws-9f2c",
+           "MLFLOW_TRACKING_PASSWORD": "s3cr3t-mlf-41ab", "DATABASE_PASSWORD": "s3cr3t-db-77de"}
+
 
 def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), **SECRETS}
     for var in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL"):
         env.pop(var, None)
     proc = subprocess.run(
@@ -41,6 +45,15 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     children = {r.data.tags["arcadelab.stage"]: r for r in runs
                 if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     assert set(children) == set(load_config("smoke").pipeline.stages)
+
+    # Secrets scan: no credential from the environment in any param, tag or config.yaml.
+    for run in runs:
+        logged = [*run.data.params.values(), *run.data.tags.values()]
+        if "config.yaml" in {a.path for a in client.list_artifacts(run.info.run_id)}:
+            logged.append(Path(client.download_artifacts(run.info.run_id, "config.yaml",
+                                                         str(tmp_path))).read_text())
+        for secret in SECRETS.values():
+            assert not any(secret in str(v) for v in logged), f"{secret} leaked in {run.info}"
 
     flow_run_id = parent.data.tags["arcadelab.flow_run_id"]
     assert len(flow_run_id) == 36  # a Prefect UUID
