@@ -79,8 +79,8 @@ class NatureCNN(ConvEncoder):
 
 
 class SmallCNN(ConvEncoder):
-    """The first DQN convnet (Mnih et al. 2013, 16 and 32 filters): ~2x cheaper to train and
-    ~3x cheaper to run than NatureCNN on a CPU, which is what a 2-core PPO learner needs."""
+    """The first DQN convnet (Mnih et al. 2013, 16 and 32 filters): 3.0M multiply-adds per
+    4x84x84 observation against NatureCNN's 9.3M, which is what a 2-core PPO learner needs."""
 
     CONVS = ((16, 8, 4), (32, 4, 2))
 
