@@ -43,6 +43,9 @@ log = logging.getLogger("arcadelab")
 PACKAGES = ("models", "agents", "pipelines", "flows")
 LIBRARIES = ("ale-py", "gymnasium", "ray", "torch", "mlflow")
 TAG_CACHE_KEY = "arcadelab.cache_key"
+# Stages whose inputs live outside the config: active learning reads labels a person may have
+# imported since (its own round state resumes it, see pipelines/al_state.py).
+ALWAYS_RUN = frozenset({"active"})
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -160,7 +163,10 @@ def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, 
     run that produced it), so the UI shows every stage of every flow run.
     """
     key = stage_cache_key(stage, cfg, upstream)
-    state = task.with_options(**stage_options(cfg, key))(
+    options = stage_options(cfg, key)
+    if stage in ALWAYS_RUN:
+        options["refresh_cache"] = True
+    state = task.with_options(**options)(
         cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)
     result = state.result()
     if state.name == "Cached" and missing_paths(result):

@@ -12,7 +12,9 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run as prefect_flow_run
 
+from flows.active import active_flow, curriculum_flow
 from flows.caching import run_stage
+from flows.families import FAMILY_FLOWS, FAMILY_TASKS
 from flows.stages import STAGE_TASKS
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
@@ -29,6 +31,9 @@ class FlowResult:
     stages: dict[str, Any]
 
 
+TASKS = {**STAGE_TASKS, **FAMILY_TASKS}
+
+
 def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> FlowResult:
     """Body shared by every flow: Ray up, parent run open, stage tasks in order."""
     flow_run_id = str(prefect_flow_run.id or "local")
@@ -38,7 +43,7 @@ def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> Fl
     with tracking.flow_run(cfg, flow_name, flow_run_id) as parent:
         for stage in stages:
             # Reuses a finished stage with the same config and code; retries transient failures.
-            results[stage] = run_stage(STAGE_TASKS[stage], stage, cfg, parent, flow_name,
+            results[stage] = run_stage(TASKS[stage], stage, cfg, parent, flow_name,
                                        flow_run_id, dict(results))
     return FlowResult(flow_name, flow_run_id, parent.info.run_id, parent.info.experiment_id,
                       uri, results)
@@ -94,4 +99,5 @@ def tune_flow(cfg: ArcadeConfig) -> FlowResult:
 
 STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow,
                "transfer": transfer_flow, "rl_curriculum": rl_curriculum_flow, "tune": tune_flow,
-               "algorithms": algorithms_flow}
+               "algorithms": algorithms_flow, "active": active_flow,
+               "data_curriculum": curriculum_flow, **FAMILY_FLOWS}

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
+from flows.active import active_task, data_curriculum_task
 from flows.rl_flows import algorithms_task, rl_curriculum_task, transfer_task, tune_task
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
@@ -45,5 +46,6 @@ def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
 STAGE_TASKS: dict[str, Callable[..., Any]] = {
     "data": data_task, "pretrain": pretrain_task, "rl": rl_task,
     "transfer": transfer_task, "rl_curriculum": rl_curriculum_task,
-    "algorithms": algorithms_task,
+    "algorithms": algorithms_task, "active": active_task,
+    "data_curriculum": data_curriculum_task,
     "tune": tune_task}  # tune: `arcadelab tune` only, not a pipeline stage

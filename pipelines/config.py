@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.atari_env import check_game_id
 
-STAGES = ("data", "pretrain", "rl", "transfer", "rl_curriculum", "algorithms")
+STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
+          "data_curriculum", "rl", "transfer", "rl_curriculum", "algorithms")
 SSL_METHODS = ("autoencoder", "atc", "clip")
 ENCODER_VIEWS = ("stack84", "full")
 CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
@@ -327,13 +328,17 @@ class MultitaskConfig(_Section):
     """Multi-task learning over the RAM variables: single-task, hard and soft sharing."""
 
     schemes: tuple[str, ...] = Field(MTL_SCHEMES, description=f"subset of {MTL_SCHEMES}")
-    epochs: int = Field(3, ge=1, description="passes over the train split")
-    batch_size: int = Field(64, ge=1, description="minibatch")
-    lr: float = Field(3e-4, gt=0, description="Adam learning rate")
-    feature_dim: int = Field(256, ge=1, description="NatureCNN feature size")
+    trunk: Literal["features", "cnn"] = Field(
+        "features", description="the shared/per-task encoder: an MLP over the frozen frame "
+        "encoder's features, or a NatureCNN trained end to end on 4x84x84 stacks")
+    encoder: str = Field("champion", description="frozen frame encoder of the features trunk")
+    epochs: int = Field(20, ge=1, description="passes over the train split")
+    batch_size: int = Field(128, ge=1, description="minibatch")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    hidden: int = Field(256, ge=1, description="features trunk: hidden width")
+    feature_dim: int = Field(128, ge=1, description="trunk output size (the heads' input)")
     soft_penalty: float = Field(1e-2, ge=0, description="soft sharing: weight of the L2 coupling")
-    max_train_rows: int | None = Field(
-        5_000, ge=1, description="cap the train split (None: all): T+1 NatureCNNs on 2 cores")
+    max_train_rows: int | None = Field(None, ge=1, description="cap the train split (None: all)")
 
     @field_validator("schemes")
     @classmethod
@@ -397,8 +402,8 @@ class ActiveConfig(_Section):
     oracle: Literal["ram", "human"] = Field(
         "ram", description="ram: labels read from RAM; human: `arcadelab label export/import`")
     seed_size: int = Field(100, ge=1, description="random labelled frames to start from")
-    batch_size: int = Field(200, ge=1, description="frames queried per round")
-    budget: int = Field(6_000, ge=1, description="stop when this many frames are labelled")
+    batch_size: int = Field(400, ge=1, description="frames queried per round")
+    budget: int = Field(8_000, ge=1, description="stop when this many frames are labelled")
     target_fraction: float = Field(0.95, gt=0, le=1,
                                    description="savings: labels to reach this x full-data F1")
     score_shards: int = Field(4, ge=1, description="Ray tasks that score the pool per round")
@@ -599,8 +604,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
         "multimodal": {"epochs": 2, "decoder_epochs": 1, "hidden": 16, "tensor_dim": 4,
                        "batch_size": 64},
-        "multitask": {"epochs": 1, "batch_size": 32, "feature_dim": 16,
-                      "max_train_rows": 128},
+        "multitask": {"epochs": 2, "batch_size": 32, "hidden": 32, "feature_dim": 16},
         "gan": {"epochs": 1, "batch_size": 32, "width": 4, "z_dim": 16, "fd_samples": 64},
         "active": {"seed_size": 20, "batch_size": 20, "budget": 60, "score_shards": 2,
                    "mc_samples": 3, "hidden": 32, "epochs": 5, "min_steps": 20,
@@ -620,7 +624,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
         "pretrain": {"epochs": 30, "batch_size": 256, "num_workers": 4, "use_gpu": True},
         "multimodal": {"epochs": 40, "decoder_epochs": 30},
-        "multitask": {"epochs": 10, "max_train_rows": None},
+        "multitask": {"trunk": "cnn", "epochs": 10, "feature_dim": 256},
         "gan": {"epochs": 25, "width": 32},
         "active": {"budget": 20_000, "batch_size": 500, "score_shards": 32,
                    "stream_frames": 50_000, "stream_budget": 5_000},
