@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,13 @@ def test_help(cmd: list[str]) -> None:
 
 
 def test_resume_without_checkpoint(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["rl", "--preset", "smoke", "--resume",
-                                 "--work-dir", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "no RL checkpoint recorded" in result.output
+    # Its own process: this path imports Prefect, whose log handlers would keep CliRunner's
+    # captured stream after the runner closed it.
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "rl", "--preset", "smoke",
+                           "--resume", "--work-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "no RL checkpoint recorded" in proc.stderr
 
 
 @pytest.mark.parametrize(("cmd", "args", "message"), [
