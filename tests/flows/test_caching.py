@@ -1,0 +1,166 @@
+"""Stage cache keys and the transient-or-permanent judgement of failures (unit level), and
+Prefect's real retries with the options every stage runs under (a real dead Ray actor, a real
+HTTP server answering 5xx to MLflow's real client)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+import ray
+from mlflow.exceptions import MlflowException
+
+from flows.caching import code_digest, is_transient, stage_cache_key, stage_options
+from pipelines.config import ArcadeConfig, load_config
+
+
+def cfg(*sets: str, uri: str = "sqlite:////tmp/x.db") -> ArcadeConfig:
+    return load_config("smoke", sets=sets, runtime={"work_dir": Path("/tmp/w"),
+                                                    "mlflow_tracking_uri": uri})
+
+
+def test_key_is_stable_and_follows_what_the_stage_can_see() -> None:
+    base = stage_cache_key("data", cfg(), ())
+    assert base == stage_cache_key("data", cfg(), ())
+    # A later stage's section does not touch the data stage ...
+    assert stage_cache_key("data", cfg("rl.iterations=7"), ()) == base
+    # ... but its own section, the seed, and the store do.
+    assert stage_cache_key("data", cfg("data.steps_per_task=301"), ()) != base
+    assert stage_cache_key("data", cfg("seed=1"), ()) != base
+    assert stage_cache_key("data", cfg(uri="sqlite:////tmp/y.db"), ()) != base
+    # A stage sees the sections of the stages that ran before it.
+    rl = stage_cache_key("rl", cfg(), ("data",))
+    assert stage_cache_key("rl", cfg("data.steps_per_task=301"), ("data",)) != rl
+    assert stage_cache_key("rl", cfg("data.steps_per_task=301"), ()) == stage_cache_key(
+        "rl", cfg(), ())
+    assert stage_cache_key("rl", cfg(), ()) != rl
+    # Runtime settings (where things run) do not change results.
+    assert stage_cache_key("data", cfg("runtime.num_cpus=1"), ()) == base
+
+
+def test_code_digest_covers_the_package_sources() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert len(code_digest()) == 16
+    assert (root / "flows" / "caching.py").read_bytes()  # part of what is hashed
+
+
+def test_stage_options_cache_under_the_work_dir_and_honour_reuse() -> None:
+    opts = stage_options(cfg(), "k")
+    assert opts["result_storage"] == Path("/tmp/w/cache").resolve()
+    assert opts["refresh_cache"] is False and opts["persist_result"] is True
+    assert opts["retries"] == 2
+    assert stage_options(cfg("runtime.reuse_stages=false"), "k")["refresh_cache"] is True
+    # Exponential backoff from the configured first delay.
+    assert opts["retry_delay_seconds"](3) == [10.0, 20.0, 40.0]
+
+
+@pytest.mark.parametrize(("exc", "transient"), [
+    (ConnectionResetError("peer reset"), True),
+    (TimeoutError("slow"), True),
+    (ValueError("bad shard"), False),
+    (KeyError("label"), False),
+    (RuntimeError("wrapped"), False),
+])
+def test_plain_exceptions(exc: BaseException, transient: bool) -> None:
+    assert is_transient(exc) is transient
+
+
+def test_cause_chain_is_followed() -> None:
+    try:
+        try:
+            raise ConnectionRefusedError("mlflow down")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("stage failed") from inner
+    except RuntimeError as outer:
+        assert is_transient(outer)
+
+
+class _Status(http.server.BaseHTTPRequestHandler):
+    status = 503
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"busy")
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def status_server() -> Iterator[tuple[str, type[_Status]]]:
+    """A real HTTP server on loopback that answers every request with `status`."""
+    handler = type("Handler", (_Status,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("status", "transient"), [(503, True), (500, True), (403, False),
+                                                    (404, False)])
+def test_mlflow_http_status_decides(status_server, monkeypatch: pytest.MonkeyPatch,
+                                    status: int, transient: bool) -> None:
+    url, handler = status_server
+    handler.status = status
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries off
+    client = mlflow.MlflowClient(url)
+    with pytest.raises(MlflowException) as err:
+        client.get_experiment_by_name("arcadelab/data")
+    assert is_transient(err.value) is transient
+
+
+@pytest.mark.integration
+def test_prefect_retries_a_dead_actor_but_not_a_bug(ray_local: None, tmp_path: Path) -> None:
+    """The options every stage runs under: a real ActorDiedError is retried, then succeeds;
+    a ValueError fails after one attempt."""
+    from prefect import flow, task
+    from prefect.testing.utilities import prefect_test_harness
+
+    @ray.remote(num_cpus=0)
+    class Worker:
+        def ping(self) -> str:
+            return "pong"
+
+    attempts: dict[str, int] = {"flaky": 0, "bug": 0}
+
+    @task
+    def flaky() -> str:
+        attempts["flaky"] += 1
+        actor = Worker.remote()
+        if attempts["flaky"] == 1:
+            ray.kill(actor)  # the actor dies under the stage, as a crashed worker would
+        return ray.get(actor.ping.remote())
+
+    @task
+    def bug() -> None:
+        attempts["bug"] += 1
+        raise ValueError("a permanent problem")
+
+    c = load_config("smoke", sets=["runtime.retry_delay_s=0.5"],
+                    runtime={"work_dir": tmp_path})
+
+    @flow
+    def stages() -> tuple[str, str]:
+        ok = flaky.with_options(**stage_options(c, ""))()
+        state = bug.with_options(**stage_options(c, ""))(return_state=True)
+        return ok, state.type.value
+
+    with prefect_test_harness(server_startup_timeout=120):
+        start = time.perf_counter()
+        ok, bug_state = stages()
+    assert ok == "pong" and attempts["flaky"] == 2
+    assert bug_state == "FAILED" and attempts["bug"] == 1
+    assert time.perf_counter() - start < 60
+
+
+pytestmark = pytest.mark.slow  # slow: needs infra/ci-deps.patch

@@ -1,0 +1,154 @@
+"""The MLflow UI as a user sees it, in a real headless Chromium (Playwright): after a smoke
+pipeline run, `arcadelab ui` serves the store on 127.0.0.1 and the page shows the experiment,
+the parent run with its stage runs, a metric chart, and the stage's pictures (every image the
+RL run logged: the learning curve today, the gameplay GIF once the RL stage logs one).
+A screenshot goes to docs/img/mlflow_ui.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "img" / "mlflow_ui.png"
+IMAGE_SUFFIXES = (".png", ".gif")
+
+# slow: needs infra/ci-deps.patch
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium() -> str | None:
+    """Playwright's own Chromium if installed, else the system's (Debian: apt chromium)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("ui")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env.update(PREFECT_HOME=str(tmp / "prefect"), OMP_NUM_THREADS="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short under load
+    run = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "pipeline", "--preset", "smoke",
+         "--set", "pipeline.stages=[data,rl]",
+         "--work-dir", str(tmp / "work")],
+        env=env, cwd=tmp, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return tmp / "work"
+
+
+@pytest.fixture(scope="module")
+def ui(smoke_store: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "ui", "--work-dir", str(smoke_store),
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, "arcadelab ui exited"
+                assert time.monotonic() < deadline, "MLflow UI did not answer in 180 s"
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> None:
+    exe = chromium()
+    if exe is None:
+        pytest.skip("no Chromium: `playwright install chromium` cannot reach its download "
+                    "host here and the system package `chromium` is not installed "
+                    "(.ci/run installs it with apt-get)")
+    from playwright.sync_api import expect, sync_playwright
+
+    client = MlflowClient(f"sqlite:///{smoke_store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("arcadelab/pipeline")
+    runs = client.search_runs([exp.experiment_id])
+    parent = next(r for r in runs if r.data.tags["arcadelab.stage"] == "flow")
+    rl = next(r for r in runs if r.data.tags["arcadelab.stage"] == "rl")
+    images = [a for a in _walk(client, rl.info.run_id) if a.endswith(IMAGE_SUFFIXES)]
+    assert images, "the RL stage logged no picture"
+
+    timeout = 60_000  # the UI is a big React bundle; 2 busy cores render it slowly
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(timeout)
+        expect.set_options(timeout=timeout)
+
+        # The experiment, in the list a user lands on.
+        page.goto(f"{ui}/#/experiments")
+        expect(page.get_by_text("arcadelab/pipeline").first).to_be_visible()
+
+        # Its runs (the classic ML view): the parent run, expanded, with a child per stage.
+        page.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs?workflowType=machine_learning")
+        row = page.get_by_role("row").filter(has_text=parent.info.run_name)
+        expect(row.first).to_be_visible()
+        close = page.get_by_role("button", name="Close")  # the assistant side panel
+        if close.count():
+            close.first.click()
+        row.first.locator("button").first.click()  # expand the parent's child runs
+        for stage in ("data", "rl"):
+            expect(page.get_by_role("link", name=stage, exact=True)).to_be_visible()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+        # Metric charts of the RL run: the `rl/` section, a chart per metric.
+        page.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs/{rl.info.run_id}/model-metrics")
+        expect(page.get_by_text("rl (rl/env_steps_per_s)").first).to_be_visible()
+        chart = page.locator("svg").filter(has=page.locator("path")).first
+        expect(chart).to_be_visible()
+
+        # Every picture the RL stage logged opens in the artifact viewer as an image.
+        for art in images:
+            # A fresh page each: the artifact view reads the file from the URL when it mounts.
+            view = browser.new_page(viewport={"width": 1400, "height": 900})
+            view.set_default_timeout(timeout)
+            view.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs/{rl.info.run_id}/"
+                      f"artifacts/{art}")
+            expect(view.get_by_text(art).first).to_be_visible()
+            img = view.locator("img[src^='blob:']").first
+            expect(img).to_be_visible()
+            view.wait_for_function("i => i.complete && i.naturalWidth > 0",
+                                   arg=img.element_handle())
+            view.close()
+        browser.close()
+
+
+def _walk(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
+    out: list[str] = []
+    for a in client.list_artifacts(run_id, path):
+        out.extend(_walk(client, run_id, a.path) if a.is_dir else [a.path])
+    return out

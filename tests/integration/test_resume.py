@@ -1,0 +1,94 @@
+"""Kill the pipeline mid-run (SIGKILL, the whole process group), run it again: the stage that
+had finished is reused from Prefect's cache, the one that was cut off runs, and a third run
+reuses both. Read back through MLflow: every flow run shows every stage, reused ones tagged
+with the run that produced them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Run
+
+from flows.caching import TAG_CACHED, TAG_REUSED_RUN
+
+# Several pipeline runs (or a whole cluster): minutes on 2 cores, so outside CI's budget.
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+
+
+def children(client: MlflowClient, parent: Run) -> dict[str, Run]:
+    runs = client.search_runs([parent.info.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    return {r.data.tags["arcadelab.stage"]: r for r in runs}
+
+
+def parents(client: MlflowClient) -> list[Run]:
+    exp = client.get_experiment_by_name("arcadelab/pipeline")
+    if exp is None:
+        return []
+    return client.search_runs([exp.experiment_id], "tags.`arcadelab.stage` = 'flow'",
+                              order_by=["attributes.start_time ASC"])
+
+
+def test_killed_pipeline_resumes_without_redoing_finished_stages(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), OMP_NUM_THREADS="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short under load
+    cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--preset", "smoke",
+           "--set", "pipeline.stages=[data,rl]", "--work-dir", str(work)]
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+
+    # Run 1: killed once data is done and stored and RL is under way.
+    log1 = (tmp_path / "run1.log").open("w")
+    first = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=log1, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    deadline = time.monotonic() + 400
+    try:
+        while True:
+            assert first.poll() is None, "run 1 ended before it could be killed:\n" + (
+                tmp_path / "run1.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "RL stage never started"
+            runs = parents(client) if (work / "mlflow.db").exists() else []
+            if runs and "rl" in children(client, runs[0]):
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+        log1.close()
+    (run1,) = parents(client)
+    killed = children(client, run1)
+    assert killed["data"].info.status == "FINISHED"
+    assert killed["rl"].info.status == "RUNNING"  # cut off: nobody closed it
+
+    # Run 2: data comes from the cache, RL runs.
+    second = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout + second.stderr
+    assert "rollout task" not in out and "reusing verified dataset" not in out
+    assert "data: reused the finished stage" in out
+    run2 = parents(client)[1]
+    resumed = children(client, run2)
+    assert resumed["data"].data.tags[TAG_CACHED] == "true"
+    assert resumed["data"].data.tags[TAG_REUSED_RUN] == killed["data"].info.run_id
+    assert TAG_CACHED not in resumed["rl"].data.tags
+    assert resumed["rl"].info.status == "FINISHED"
+    assert resumed["rl"].data.metrics["rl/env_steps_sampled"] >= 2 * 256
+
+    # Run 3: nothing left to do; every stage is reused and points at its producer.
+    third = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=600)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    again = children(client, parents(client)[2])
+    assert {s: r.data.tags.get(TAG_REUSED_RUN) for s, r in again.items()} == {
+        "data": killed["data"].info.run_id, "rl": resumed["rl"].info.run_id}
+    assert "rl: iter" not in third.stdout + third.stderr
