@@ -10,6 +10,8 @@ import pytest
 
 # Tests never phone home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's ephemeral server gets 20 s to start by default; a busy 2-core machine needs more.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # Tiny torch ops in the test process: one thread avoids oversubscribing the 2 cores that the
 # Ray workers of integration tests also use (measured: 2 threads under load ran ~40x slower).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
