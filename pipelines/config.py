@@ -46,6 +46,13 @@ class _Section(BaseModel):
         return data
 
 
+def _distinct(v: tuple[str, ...], message: str) -> tuple[str, ...]:
+    """A non-empty tuple without repeats, else ValueError(`message` + the value)."""
+    if not v or len(set(v)) != len(v):
+        raise ValueError(f"{message} (got {v})")
+    return v
+
+
 class RuntimeConfig(_Section):
     """Where things run and are stored; not part of the config hash (same science anywhere)."""
 
@@ -204,9 +211,7 @@ class TransferConfig(_Section):
     @field_validator("modes")
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError(f"modes must be distinct and non-empty (got {v})")
-        return v
+        return _distinct(v, "modes must be distinct and non-empty")
 
 
 class TuneConfig(_Section):
@@ -484,9 +489,7 @@ class DataCurriculumConfig(_Section):
     @field_validator("labels")
     @classmethod
     def _distinct_labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError(f"need distinct label names (got {v})")
-        return v
+        return _distinct(v, "need distinct label names")
 
 
 class PipelineConfig(_Section):
