@@ -54,3 +54,13 @@ def smoke_dataset(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> 
     with tracking.stage_run(cfg, "data"):
         result = prepare_data(cfg)
     return cfg, result
+
+
+@pytest.fixture(scope="session")
+def train_view(smoke_dataset: tuple) -> object:
+    """The smoke dataset's train split as the policy's 4x84x84 view (Ray Data), with two RAM
+    labels and ATC's temporal partner, for the pretraining tests."""
+    from pipelines.views import view_dataset
+
+    _, data = smoke_dataset
+    return view_dataset(data.path, "train", "stack84", ["ball_x", "player_y"], temporal_k=2)

@@ -16,16 +16,9 @@ from pipelines.config import load_config
 from pipelines.dataset import DatasetError, DatasetWriter, read_split, verify
 from pipelines.pretrain import pretrain
 from pipelines.pretrain_stage import run_pretrain_stage
-from pipelines.views import view_dataset
 
 pytestmark = pytest.mark.integration
 SPEC = EncoderSpec(feature_dim=16)
-
-
-@pytest.fixture(scope="module")
-def train_view(smoke_dataset):
-    _, data = smoke_dataset
-    return view_dataset(data.path, "train", "stack84", ["ball_x", "player_y"], temporal_k=2)
 
 
 def _cfg(tmp_path: Path, *sets: str):

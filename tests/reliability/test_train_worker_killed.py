@@ -14,16 +14,9 @@ import torch
 from models.encoder import EncoderSpec
 from pipelines.config import load_config
 from pipelines.pretrain import pretrain, train_loop
-from pipelines.views import view_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 SPEC = EncoderSpec(feature_dim=16)
-
-
-@pytest.fixture(scope="module")
-def train_view(smoke_dataset):
-    _, data = smoke_dataset
-    return view_dataset(data.path, "train", "stack84", ["ball_x", "player_y"], temporal_k=2)
 
 
 def _cfg(tmp_path: Path, *sets: str):
