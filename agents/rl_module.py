@@ -76,7 +76,10 @@ class ActorCriticModule(TorchRLModule, ValueFunctionAPI):
     def compute_values(self, batch: dict[str, Any],
                        embeddings: torch.Tensor | None = None) -> torch.Tensor:
         if embeddings is None:
-            embeddings = self._features(batch[Columns.OBS])
+            # Called without embeddings only for GAE's value bootstrap over the whole batch
+            # (the PPO loss passes its forward pass's embeddings): no graph needed there.
+            with torch.no_grad():
+                return self.net.values(self._features(batch[Columns.OBS]))
         return self.net.values(embeddings)
 
     def encoder_parameters(self) -> list[torch.nn.Parameter]:
