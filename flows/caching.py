@@ -4,8 +4,9 @@ Reuse is Prefect's task cache. A stage's key is a digest of the stage name, the 
 see (its own section, the sections of the stages before it, game, seed and the non-stage
 sections; not the sections of stages that did not run before it), the code (a digest of the
 package sources: a git commit on a clean tree, and still right on a dirty one or in an image
-without .git), the versions of the libraries that shape results, and the MLflow store the
-stage's records and registered models live in. Results are persisted under
+without .git), the versions of the libraries that shape results, the MLflow store the
+stage's records and registered models live in, and, for a stage that evaluates a registered
+model by alias, the version the alias points at now. Results are persisted under
 `<work_dir>/cache`, so another work dir never reuses this one's datasets and checkpoints.
 
 Retries are Prefect task retries with exponential backoff, taken only for failures that may
@@ -19,7 +20,7 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from prefect.tasks import exponential_backoff
 
 from pipelines import tracking
 from pipelines.config import STAGES, ArcadeConfig, config_digest
+from pipelines.registry import POLICY_MODEL
 
 log = logging.getLogger("arcadelab")
 
@@ -46,6 +48,10 @@ TAG_CACHE_KEY = "arcadelab.cache_key"
 # Stages whose inputs live outside the config: active learning reads labels a person may have
 # imported since (its own round state resumes it, see pipelines/al_state.py).
 ALWAYS_RUN = frozenset({"active"})
+# Stages whose input is a registered model found by alias: (model, alias) from the config. The
+# version behind the alias joins the key, so a newly registered policy is evaluated afresh.
+REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], tuple[str, str]]] = {
+    "policy_transfer": lambda cfg: (POLICY_MODEL, cfg.policy_transfer.alias)}
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -91,9 +97,22 @@ def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] |
     before = set(upstream)
     hidden = {s for s in STAGES if s != stage and s not in before} | {"pipeline"}
     visible = {k: v for k, v in cfg.science().items() if k not in hidden}
-    return config_digest({"stage": stage, "upstream": sorted(before), "config": visible,
-                          "code": code_digest(), "libraries": library_versions(),
-                          "store": tracking.tracking_uri(cfg)})
+    key = {"stage": stage, "upstream": sorted(before), "config": visible,
+           "code": code_digest(), "libraries": library_versions(),
+           "store": tracking.tracking_uri(cfg)}
+    if stage in REGISTRY_INPUTS:
+        key["registered"] = registered_version(cfg, *REGISTRY_INPUTS[stage](cfg))
+    return config_digest(key)
+
+
+def registered_version(cfg: ArcadeConfig, model: str, alias: str) -> str:
+    """The version behind `models:/<model>@<alias>` in the config's MLflow store ("none": the
+    stage then runs and reports the missing alias itself)."""
+    client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
+    try:
+        return str(client.get_model_version_by_alias(model, alias).version)
+    except MlflowException:
+        return "none"
 
 
 @dataclass

@@ -51,7 +51,8 @@ def run_stages(cfg: ArcadeConfig, flow_name: str, stages: tuple[str, ...]) -> Fl
 
 @flow(name="pipeline", log_prints=True)
 def pipeline_flow(cfg: ArcadeConfig) -> FlowResult:
-    """Every stage in `cfg.pipeline.stages`: data prep -> pretraining + probes -> RL."""
+    """Every stage in `cfg.pipeline.stages`: data prep -> pretraining + probes -> RL ->
+    zero-shot policy transfer -> RL experiments."""
     return run_stages(cfg, "pipeline", cfg.pipeline.stages)
 
 
@@ -71,6 +72,12 @@ def pretrain_flow(cfg: ArcadeConfig) -> FlowResult:
 def rl_flow(cfg: ArcadeConfig) -> FlowResult:
     """Train PPO with RLlib."""
     return run_stages(cfg, "rl", ("rl",))
+
+
+@flow(name="policy_transfer", log_prints=True)
+def policy_transfer_flow(cfg: ArcadeConfig) -> FlowResult:
+    """The registered policy, greedy, on game variants it never trained on (zero-shot)."""
+    return run_stages(cfg, "policy_transfer", ("policy_transfer",))
 
 
 @flow(name="transfer", log_prints=True)
@@ -93,11 +100,14 @@ def algorithms_flow(cfg: ArcadeConfig) -> FlowResult:
 
 @flow(name="tune", log_prints=True)
 def tune_flow(cfg: ArcadeConfig) -> FlowResult:
-    """A Ray Tune sweep over `tune.params`, every trial a nested MLflow run."""
-    return run_stages(cfg, "tune", ("tune",))
+    """A Ray Tune sweep over `tune.params` of `tune.target`, every trial a nested MLflow run;
+    active-learning trials need the dataset (reused when intact)."""
+    stages = ("data", "tune") if cfg.tune.target == "active" else ("tune",)
+    return run_stages(cfg, "tune", stages)
 
 
 STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow,
+               "policy_transfer": policy_transfer_flow,
                "transfer": transfer_flow, "rl_curriculum": rl_curriculum_flow, "tune": tune_flow,
                "algorithms": algorithms_flow, "active": active_flow,
                "data_curriculum": curriculum_flow, **FAMILY_FLOWS}

@@ -13,6 +13,7 @@ from prefect.cache_policies import NONE
 
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
+from pipelines.data_prep import dataset_path
 from pipelines.rl_experiments import (
     ExperimentResult,
     algorithm_arms,
@@ -21,7 +22,7 @@ from pipelines.rl_experiments import (
     transfer_arms,
 )
 from pipelines.rl_train import RLResult, train_rl
-from pipelines.rl_tune import TuneResult, tune_rl
+from pipelines.sweep import TuneResult, run_sweep
 
 
 @task(name="rl-arm", cache_policy=NONE, task_run_name="{name}")
@@ -67,5 +68,8 @@ def algorithms_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_i
 @task(name="tune", cache_policy=NONE)
 def tune_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
               upstream: dict[str, Any]) -> TuneResult:
+    data = None
+    if cfg.tune.target == "active":  # its trials label frames of the dataset
+        data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
     with tracking.stage_run(cfg, "tune", parent_run_id, flow, flow_run_id) as run:
-        return tune_rl(cfg, run.info.run_id)
+        return run_sweep(cfg, run.info.run_id, data)

@@ -17,6 +17,7 @@ from flows.rl_flows import algorithms_task, rl_curriculum_task, transfer_task, t
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import DataResult, dataset_path, prepare_data
+from pipelines.policy_transfer import PolicyTransferResult, run_policy_transfer_stage
 from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
 from pipelines.rl_train import RLResult, train_rl
 
@@ -43,8 +44,17 @@ def rl_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
         return train_rl(cfg, resume=cfg.runtime.resume)
 
 
+@task(name="policy_transfer", cache_policy=NONE)
+def policy_transfer_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                         upstream: dict[str, Any]) -> PolicyTransferResult:
+    trained = upstream["rl"].policy_version if "rl" in upstream else None
+    with tracking.stage_run(cfg, "policy_transfer", parent_run_id, flow, flow_run_id):
+        return run_policy_transfer_stage(cfg, trained)
+
+
 STAGE_TASKS: dict[str, Callable[..., Any]] = {
     "data": data_task, "pretrain": pretrain_task, "rl": rl_task,
+    "policy_transfer": policy_transfer_task,
     "transfer": transfer_task, "rl_curriculum": rl_curriculum_task,
     "algorithms": algorithms_task, "active": active_task,
     "data_curriculum": data_curriculum_task,

@@ -8,22 +8,42 @@ invalid (unknown key, wrong type, negative budget, unknown game id, unknown pres
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from agents.atari_env import check_game_id
+from agents.atari_env import check_game_id, rom_name
 
 STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
-          "data_curriculum", "rl", "transfer", "rl_curriculum", "algorithms")
+          "data_curriculum", "rl", "policy_transfer", "transfer", "rl_curriculum",
+          "algorithms")
 SSL_METHODS = ("autoencoder", "atc", "clip")
 ENCODER_VIEWS = ("stack84", "full")
 CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
+# What `arcadelab tune` optimises per target, and the fields a trial cannot sweep: a nested
+# section, a person in the loop, the live stream (trials run pool-based loops only).
+TUNE_METRICS = {"rl": "rl/episode_return_mean", "active": "al/label_savings_vs_random"}
+TUNE_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "rl": {"lr": (1e-4, 2.5e-4, 5e-4)},
+    "active": {"strategies": ("margin", "bald", "coreset"), "batch_size": (200, 400)}}
+TUNE_EXCLUDED = {"rl": ("curriculum",),
+                 "active": ("oracle", "stream", "stream_frames", "stream_budget",
+                            "stream_strategy", "stream_calibration", "stream_retrain_every",
+                            "stream_threshold_step")}
 
 
 class ConfigError(ValueError):
@@ -46,7 +66,10 @@ class _Section(BaseModel):
         return data
 
 
-def _distinct(v: tuple[str, ...], message: str) -> tuple[str, ...]:
+_T = TypeVar("_T")
+
+
+def _distinct(v: tuple[_T, ...], message: str) -> tuple[_T, ...]:
     """A non-empty tuple without repeats, else ValueError(`message` + the value)."""
     if not v or len(set(v)) != len(v):
         raise ValueError(f"{message} (got {v})")
@@ -147,8 +170,11 @@ class RLConfig(_Section):
     env_backend: Literal["ale_vector", "gymnasium"] = Field(
         "ale_vector", description="ale_vector: ale-py's C++ AtariVectorEnv; gymnasium: "
         "AtariPreprocessing wrappers (needed for game modes/difficulties)")
-    env_threads: int = Field(0, ge=0, description="AtariVectorEnv threads per runner (0: all)")
-    num_env_runners: int = Field(0, ge=0, description="remote env runner actors (0: in-process)")
+    # Laptop defaults: 2 env runner processes x 16 envs, one C++ env thread each, so one
+    # runner's env stepping overlaps the other's inference (sampling 0.60x raw ALE against
+    # 0.43x for 32 envs in the driver; docs/benchmarks.md).
+    env_threads: int = Field(1, ge=0, description="AtariVectorEnv threads per runner (0: all)")
+    num_env_runners: int = Field(2, ge=0, description="remote env runner actors (0: in-process)")
     num_envs_per_env_runner: int = Field(16, ge=1, description="vectorised envs per runner")
     rollout_fragment_length: int | Literal["auto"] = Field("auto", description="steps per env")
     train_batch_size: int = Field(4_096, ge=1, description="env steps per learner per iteration")
@@ -214,30 +240,75 @@ class TransferConfig(_Section):
         return _distinct(v, "modes must be distinct and non-empty")
 
 
-class TuneConfig(_Section):
-    """`arcadelab tune`: a Ray Tune grid over RL fields, every trial a nested MLflow run."""
+@functools.cache
+def game_variants(game: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(modes, difficulties) the game's ROM offers, as ALE reports them (Pong: 0-1, 0-3)."""
+    import ale_py
 
-    params: dict[str, tuple[float | int | str, ...]] = Field(
-        {"lr": (1e-4, 2.5e-4, 5e-4)}, description="rl field -> values to try (grid search)")
+    ale = ale_py.ALEInterface()
+    ale.setLoggerMode(ale_py.LoggerMode.Error)  # as ale-py's own env: no ROM banner per load
+    ale.loadROM(ale_py.roms.get_rom_path(rom_name(game)))
+    return tuple(ale.getAvailableModes()), tuple(ale.getAvailableDifficulties())
+
+
+class PolicyTransferConfig(_Section):
+    """Zero-shot policy transfer: the registered policy played greedily on game variants
+    (modes x difficulties), most of which it never trained on."""
+
+    alias: str = Field("current", description="models:/arcadelab-policy@<alias>")
+    modes: tuple[int, ...] | None = Field(
+        None, description="game modes to play (None: every mode the game has)")
+    difficulties: tuple[int, ...] | None = Field(
+        None, description="difficulty switches to play (None: every one the game has)")
+    episodes: int = Field(3, ge=1, description="greedy episodes per variant")
+    max_episode_steps: int | None = Field(
+        None, ge=1, description="cut episodes after this many agent steps; None: to game over")
+
+    @field_validator("modes", "difficulties")
+    @classmethod
+    def _distinct_variants(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and min(v, default=0) < 0:
+            raise ValueError(f"must be integers >= 0 (got {v})")
+        return v if v is None else _distinct(v, "must be distinct and non-empty")
+
+
+class TuneConfig(_Section):
+    """`arcadelab tune`: a Ray Tune grid over the fields of one section (`target`: RL
+    hyperparameters, or the active-learning loop's strategies and batch sizes), every trial a
+    nested MLflow run."""
+
+    target: Literal["rl", "active"] = Field("rl", description="section whose fields are swept")
+    params: dict[str, tuple[Any, ...]] | None = Field(
+        None, description="field of `target` -> values to try (grid); None: TUNE_GRIDS[target]")
     num_samples: int = Field(1, ge=1, description="repeats of the whole grid")
-    iterations: int | None = Field(None, ge=1, description="per trial (None: rl.iterations)")
-    metric: str = Field("rl/episode_return_mean", description="what picks the best trial")
+    iterations: int | None = Field(None, ge=1, description="per RL trial (None: rl.iterations)")
+    metric: str | None = Field(None, description="what picks the best trial (None: "
+                               "rl/episode_return_mean, or al/label_savings_vs_random)")
     mode: Literal["max", "min"] = Field("max", description="maximise or minimise the metric")
     max_concurrent_trials: int = Field(1, ge=1, description="trials at once")
 
-    @field_validator("params")
-    @classmethod
-    def _rl_fields(cls, v: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
-        unknown = sorted(set(v) - set(RLConfig.model_fields) | {k for k in v if k == "curriculum"})
+    @property
+    def objective(self) -> str:
+        return self.metric or TUNE_METRICS[self.target]
+
+    @property
+    def grid(self) -> dict[str, tuple[Any, ...]]:
+        return dict(TUNE_GRIDS[self.target] if self.params is None else self.params)
+
+    @model_validator(mode="after")
+    def _target_fields(self) -> TuneConfig:
+        section = {"rl": RLConfig, "active": ActiveConfig}[self.target]
+        fields = [k for k in section.model_fields if k not in TUNE_EXCLUDED[self.target]]
+        unknown = sorted(k for k in self.grid if k not in fields)
         if unknown:
-            close = {k: difflib.get_close_matches(k, list(RLConfig.model_fields), n=1)
-                     for k in unknown}
+            close = {k: difflib.get_close_matches(k, fields, n=1) for k in unknown}
             hints = ", ".join(f"{k}" + (f" (did you mean {c[0]!r}?)" if c else "")
                               for k, c in close.items())
-            raise ValueError(f"not RL fields: {hints}")
-        if any(len(values) == 0 for values in v.values()):
-            raise ValueError("every field needs at least one value")
-        return v
+            label = {"rl": "RL", "active": "active-learning"}[self.target]
+            raise ValueError(f"params: not {label} fields: {hints}")
+        if any(len(values) == 0 for values in self.grid.values()):
+            raise ValueError("params: every field needs at least one value")
+        return self
 
 
 class PretrainConfig(_Section):
@@ -565,6 +636,7 @@ class ArcadeConfig(_Section):
     rl: RLConfig = RLConfig()
     transfer: TransferConfig = TransferConfig()
     tune: TuneConfig = TuneConfig()
+    policy_transfer: PolicyTransferConfig = PolicyTransferConfig()
     rl_curriculum: CurriculumConfig = Field(
         CurriculumConfig(tasks=({"difficulty": 0}, {"difficulty": 2}), promote_at=-15.0),
         description="the curriculum the rl_curriculum comparison trains with; its last task is "
@@ -584,6 +656,22 @@ class ArcadeConfig(_Section):
     def _known_game(cls, v: str) -> str:
         return check_game_id(v)
 
+    @field_validator("policy_transfer")
+    @classmethod
+    def _variants_exist(cls, v: PolicyTransferConfig, info: ValidationInfo
+                        ) -> PolicyTransferConfig:
+        # ALE raises a bare error for a mode the ROM lacks, minutes into a flow: check here.
+        game = info.data.get("game")
+        if game is None:  # the game itself was invalid and is reported on its own
+            return v
+        for name, known in zip(("modes", "difficulties"), game_variants(game), strict=True):
+            asked = getattr(v, name) or ()
+            missing = [x for x in asked if x not in known]
+            if missing:
+                raise ValueError(f"{name}: {missing} not available in {game} "
+                                 f"(it has {list(known)})")
+        return v
+
     def science(self) -> dict[str, Any]:
         """Everything that changes results (all but runtime, schedule and the preset label)."""
         return self.model_dump(mode="json", exclude={"runtime", "preset", "schedule"})
@@ -602,7 +690,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
-        "tune": {"params": {"lr": (1e-4, 5e-4)}, "iterations": 1},
+        "tune": {"iterations": 1},
         "transfer": {"iterations": 1},
         "probe": {"epochs": 5, "patience": 2, "few_shot_sizes": (10, 50, None)},
         "multimodal": {"epochs": 2, "decoder_epochs": 1, "hidden": 16, "tensor_dim": 4,
@@ -621,6 +709,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                "train_batch_size": 256, "minibatch_size": 128, "num_epochs": 1,
                "max_episode_steps": 100, "checkpoint_every": 1, "evaluation_every": 2,
                "evaluation_episodes": 1, "video_max_steps": 50},
+        # Every variant the game has (8 for Pong), each cut short: tiny, and valid for any game.
+        "policy_transfer": {"episodes": 1, "max_episode_steps": 100},
     },
     "laptop": {},
     "cluster": {
@@ -703,6 +793,13 @@ def load_config(
         merged = deep_merge(merged, {"runtime": flags})
     merged["preset"] = preset
     return validate(merged)
+
+
+def with_section(cfg: ArcadeConfig, section: str, **fields: object) -> ArcadeConfig:
+    """A copy of `cfg` with some fields of one section replaced, validated like any other."""
+    data = cfg.model_dump(mode="json")
+    data[section] = {**data[section], **fields}
+    return validate(data)
 
 
 def validate(data: Mapping[str, Any]) -> ArcadeConfig:

@@ -1,16 +1,25 @@
-"""Watch the policy play: a greedy episode in a rendering env, saved as an animated GIF."""
+"""Watch the policy play: greedy episodes in the policy env, one saved as an animated GIF.
+
+`greedy_episode` is the one greedy rollout loop of the project: the evaluation GIFs of the RL
+stage and the zero-shot policy transfer stage (`pipelines/policy_transfer.py`) both play it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from PIL import Image
 
 from agents.atari_env import make_policy_env
 from models.actor_critic import ActorCritic
+
+# RLlib env-runner settings in an RL env config that a single gymnasium env does not take.
+_RUNNER_ONLY = ("backend", "num_threads")
 
 
 def greedy_action(net: ActorCritic, obs: np.ndarray) -> int:
@@ -19,24 +28,44 @@ def greedy_action(net: ActorCritic, obs: np.ndarray) -> int:
     return int(logits.argmax(-1).item())
 
 
+def policy_env(env_kwargs: dict[str, Any], **overrides: Any) -> gym.Env:
+    """One gymnasium policy env from an RL env config (`agents.ppo.env_config`) + overrides."""
+    kwargs = {k: v for k, v in {**env_kwargs, **overrides}.items() if k not in _RUNNER_ONLY}
+    return make_policy_env(kwargs.pop("game"), **kwargs)
+
+
+def greedy_episode(net: ActorCritic, env: gym.Env, seed: int, max_steps: int | None = None,
+                   on_step: Callable[[int], None] | None = None) -> tuple[float, int]:
+    """Play one episode with the argmax action (no exploration) from `env.reset(seed=seed)`,
+    up to `max_steps` agent steps (None: until the env ends it); `on_step(step)` runs after
+    every step. Returns (unclipped score, agent steps played)."""
+    obs, _ = env.reset(seed=seed)
+    net.eval()
+    score, steps = 0.0, 0
+    while max_steps is None or steps < max_steps:
+        obs, reward, terminated, truncated, _ = env.step(greedy_action(net, obs))
+        steps += 1
+        score += float(reward)
+        if on_step is not None:
+            on_step(steps)
+        if terminated or truncated:
+            break
+    return score, steps
+
+
 def record_gif(net: ActorCritic, env_kwargs: dict[str, Any], path: Path, max_steps: int,
                seed: int = 0, every: int = 2, fps: int = 15) -> tuple[Path, float, int]:
     """Play one greedy episode (up to `max_steps` agent steps) and write every `every`-th
     rendered frame to `path`; returns (path, score so far, agent steps played)."""
-    kwargs = {k: v for k, v in env_kwargs.items() if k not in ("backend", "num_threads")}
-    env = make_policy_env(kwargs.pop("game"), render_mode="rgb_array", **kwargs)
+    env = policy_env(env_kwargs, render_mode="rgb_array")
     frames: list[Image.Image] = []
-    score, steps = 0.0, 0
+
+    def grab(step: int) -> None:
+        if step % every == 0:
+            frames.append(Image.fromarray(env.render()))
+
     try:
-        obs, _ = env.reset(seed=seed)
-        net.eval()
-        for steps in range(1, max_steps + 1):
-            obs, reward, terminated, truncated, _ = env.step(greedy_action(net, obs))
-            score += float(reward)
-            if steps % every == 0:
-                frames.append(Image.fromarray(env.render()))
-            if terminated or truncated:
-                break
+        score, steps = greedy_episode(net, env, seed, max_steps, grab)
     finally:
         env.close()
     if not frames:

@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 
 from pipelines import registry
-from pipelines.config import ArcadeConfig, validate
+from pipelines.config import ArcadeConfig, with_section
 from pipelines.plots import line_chart
 from pipelines.rl_train import RLError, RLResult
 from pipelines.tracking import log_metrics
@@ -39,9 +39,7 @@ def threshold_label(x: float) -> str:
 
 def with_rl(cfg: ArcadeConfig, **rl: object) -> ArcadeConfig:
     """A copy of `cfg` with RL fields replaced, validated like any other config."""
-    data = cfg.model_dump(mode="json")
-    data["rl"] = {**data["rl"], **rl}
-    return validate(data)
+    return with_section(cfg, "rl", **rl)
 
 
 @dataclass(frozen=True)

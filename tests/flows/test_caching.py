@@ -58,6 +58,25 @@ def test_stage_options_cache_under_the_work_dir_and_honour_reuse() -> None:
     # Exponential backoff from the configured first delay.
     assert opts["retry_delay_seconds"](3) == [10.0, 20.0, 40.0]
 
+def test_policy_transfer_key_follows_the_version_behind_the_alias(tmp_path: Path) -> None:
+    # Its input is the policy behind an alias, not the config: a newly registered policy
+    # must be evaluated, not a finished result for the old one reused.
+    conf = cfg(uri=f"sqlite:///{tmp_path / 'm.db'}")
+    key = lambda: stage_cache_key("policy_transfer", conf, ("rl",))  # noqa: E731
+    missing = key()
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    client.create_registered_model("arcadelab-policy")
+    for _ in range(2):
+        version = client.create_model_version("arcadelab-policy", str(tmp_path)).version
+    client.set_registered_model_alias("arcadelab-policy", "current", "1")
+    first = key()
+    assert first != missing and first == key()
+    client.set_registered_model_alias("arcadelab-policy", "current", version)
+    assert key() != first
+    # Other stages do not look at the registry.
+    assert stage_cache_key("rl", conf, ()) == stage_cache_key("rl", conf, ())
+
+
 
 @pytest.mark.parametrize(("exc", "transient"), [
     (ConnectionResetError("peer reset"), True),

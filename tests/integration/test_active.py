@@ -5,6 +5,7 @@ losing a label; a person labelling through `arcadelab label export/import`; the 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,3 +188,33 @@ def test_curriculum_flow_compares_orders_on_one_budget(
     assert len(client.get_metric_history(run.info.run_id, "curriculum/anti/linear/f1")) == 2
     files = {f.path for f in client.list_artifacts(run.info.run_id, "curriculum")}
     assert "curriculum/f1_curves.png" in files
+
+
+def test_tune_sweeps_strategies_and_batch_sizes(ray_local: None, smoke_dataset: tuple,
+                                                tmp_path: Path) -> None:
+    """`arcadelab tune` with `tune.target=active`: a trial per (strategy, batch size), each a
+    nested MLflow run with the savings against random; the best one named in the tune run."""
+    from pipelines.sweep import run_sweep
+
+    cfg = _cfg(smoke_dataset, tmp_path, "tune.target=active", "active.target_fraction=0.3",
+               "tune.params={strategies: [margin, entropy], batch_size: [20, 40]}")
+    tracking.setup(cfg)
+    with tracking.flow_run(cfg, "tune", "local") as parent, \
+            tracking.stage_run(cfg, "tune", parent, "tune", "local") as run:
+        result = run_sweep(cfg, run.info.run_id, smoke_dataset[1].path)
+    assert result.trials == 4 and result.metric == "al/label_savings_vs_random"
+    assert result.best_params["strategies"] in ("margin", "entropy")
+    client = MlflowClient(tracking.tracking_uri(cfg))
+    trials = client.search_runs([parent.info.experiment_id],
+                                f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted((t.data.params["strategies"], t.data.params["batch_size"]) for t in trials) \
+        == [("entropy", "20"), ("entropy", "40"), ("margin", "20"), ("margin", "40")]
+    for t in trials:
+        assert t.data.tags["arcadelab.tune_target"] == "active"
+        assert t.data.metrics["al/label_savings_vs_random"] >= 0
+        assert 0 <= t.data.metrics["al/final_f1"] <= 1
+    tune_run = client.get_run(run.info.run_id)
+    assert tune_run.data.metrics["tune/trials"] == 4 and tune_run.data.metrics["tune/errors"] == 0
+    best = json.loads(Path(client.download_artifacts(run.info.run_id, "tune/best.json",
+                                                     str(tmp_path))).read_text())
+    assert best["target"] == "active" and len(best["trials"]) == 4

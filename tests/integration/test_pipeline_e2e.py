@@ -81,6 +81,19 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     assert {"ppo-scratch", "ppo-frozen", "ppo-finetune", "reinforce-scratch"} <= set(
         policy.aliases)
 
+    # Zero-shot policy transfer: the rl stage's policy (registered just before it) played on
+    # all 8 Pong variants, the default one seen, the other 7 zero-shot.
+    pt = children["policy_transfer"]
+    rl_policy = client.search_model_versions(
+        f"name='arcadelab-policy' and run_id='{rl.info.run_id}'")
+    assert pt.data.tags["arcadelab.policy_version"] == rl_policy[0].version
+    assert len(pt.data.params["policy.variants"].split(",")) == 8
+    assert pt.data.params["policy.seen"] == "m0_d0"
+    for key in ("m0_d0/return", "m1_d3/return", "seen_return", "unseen_return_mean"):
+        assert -21 <= pt.data.metrics[f"fewshot/policy/{key}"] <= 21
+    assert {"fewshot/policy_transfer.png", "fewshot/policy_transfer.json"} <= {
+        a.path for a in client.list_artifacts(pt.info.run_id, "fewshot")}
+
     # RL experiments: one nested run per arm and the comparison in the experiment's run.
     for stage, arms in (("transfer", ("scratch", "frozen", "finetune")),
                         ("rl_curriculum", ("curriculum", "no_curriculum")),

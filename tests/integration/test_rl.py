@@ -136,13 +136,13 @@ def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: No
 
 
 def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None) -> None:
-    from pipelines.rl_tune import tune_rl
+    from pipelines.sweep import run_sweep
 
     cfg = _cfg(tmp_path, *FAST, "tune.params={lr: [0.0001, 0.0005]}", "tune.iterations=1")
     tracking.setup(cfg)
     with tracking.flow_run(cfg, "tune", "local") as parent, \
             tracking.stage_run(cfg, "tune", parent, "tune", "local") as run:
-        result = tune_rl(cfg, run.info.run_id)
+        result = run_sweep(cfg, run.info.run_id)
     assert result.trials == 2 and result.best_params["lr"] in (0.0001, 0.0005)
     client = MlflowClient()
     trials = client.search_runs([parent.info.experiment_id],

@@ -49,6 +49,9 @@ def test_curriculum_arms_share_budget_and_target() -> None:
 @pytest.mark.parametrize(("sets", "message"), [
     (["tune.params={lrr: [1]}"], "not RL fields: lrr (did you mean 'lr'?)"),
     (["tune.params={lr: []}"], "at least one value"),
+    (["tune.target=active", "tune.params={gamma: [1]}"], "not active-learning fields: gamma"),
+    (["tune.target=active", "tune.params={oracle: [human]}"], "not active-learning fields"),
+    (["tune.params={curriculum: [1]}"], "not RL fields: curriculum"),
     (["rl.curriculum.tasks=[{speed: 1}]"], "keys must be a non-empty subset"),
     (["rl.curriculum.tasks=[{mode: 1}]"], "need env_backend=gymnasium"),
     (["rl.curriculum.promote_at=0", "rl.curriculum.demote_at=1"], "must be below promote_at"),
