@@ -9,7 +9,7 @@ PRESET ?= smoke
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,infra-test]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## set up .venv with the pinned dependencies

@@ -181,5 +181,3 @@ def test_prefect_retries_a_dead_actor_but_not_a_bug(ray_local: None, tmp_path: P
     assert bug_state == "FAILED" and attempts["bug"] == 1
     assert time.perf_counter() - start < 60
 
-
-pytestmark = pytest.mark.slow  # slow: needs infra/ci-deps.patch

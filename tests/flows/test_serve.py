@@ -24,7 +24,7 @@ from mlflow import MlflowClient
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]  # slow: needs infra/ci-deps.patch
+pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:

@@ -274,5 +274,3 @@ def test_docker_compose_config(tmp_path: Path) -> None:
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
 
-
-pytestmark = pytest.mark.slow  # slow: needs infra/ci-deps.patch

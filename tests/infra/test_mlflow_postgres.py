@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 PG_PASSWORD = "pg%pass'wo:rd@1"
 ADMIN_PASSWORD = "admin-pass-1234"
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]  # slow: needs infra/ci-deps.patch
+pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:

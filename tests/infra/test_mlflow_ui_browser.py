@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "img" / "mlflow_ui.png"
 IMAGE_SUFFIXES = (".png", ".gif")
 
-# slow: needs infra/ci-deps.patch
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ from mlflow.entities import Run
 
 from flows.caching import TAG_CACHED, TAG_REUSED_RUN
 
-# Several pipeline runs (or a whole cluster): minutes on 2 cores, so outside CI's budget.
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+# Two pipeline runs, one killed: about two minutes on 2 cores.
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def children(client: MlflowClient, parent: Run) -> dict[str, Run]:
