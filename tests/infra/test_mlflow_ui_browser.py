@@ -2,7 +2,8 @@
 pipeline run, `arcadelab ui` serves the store on 127.0.0.1 and the page shows the experiment,
 the parent run with its stage runs, a metric chart, and the stage's pictures (every image the
 RL run logged: the learning curve today, the gameplay GIF once the RL stage logs one).
-A screenshot goes to docs/img/mlflow_ui.png."""
+A screenshot goes to the test's tmp dir, or to $ARCADELAB_UI_SCREENSHOT (how
+docs/img/mlflow_ui.png is refreshed: the test never writes into the repository by itself)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "img" / "mlflow_ui.png"
 IMAGE_SUFFIXES = (".png", ".gif")
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -121,8 +120,9 @@ def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> No
         row.first.locator("button").first.click()  # expand the parent's child runs
         for stage in ("data", "rl"):
             expect(page.get_by_role("link", name=stage, exact=True)).to_be_visible()
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
+        shot = Path(os.environ.get("ARCADELAB_UI_SCREENSHOT", smoke_store / "mlflow_ui.png"))
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))
 
         # Metric charts of the RL run: the `rl/` section, a chart per metric.
         page.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs/{rl.info.run_id}/model-metrics")
