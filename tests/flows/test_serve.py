@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,27 +18,12 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from tests.servers import free_port, stop_group, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM the process group started for the test, SIGKILL if it lingers."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +41,11 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "prefect server did not answer in 180 s"
-                time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/api/health", proc, 180, "prefect server",
+                  home / "server.log")
         yield env
     finally:
-        stop(proc)
+        stop_group(proc)
         log.close()
 
 
@@ -137,7 +112,7 @@ def test_serve_registers_schedules_and_a_triggered_run_completes(
         flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
         assert "Completed" in run.stdout
     finally:
-        stop(serve)
+        stop_group(serve)
 
     client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
     exp = client.get_experiment_by_name("arcadelab/data")

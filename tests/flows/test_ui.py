@@ -15,13 +15,9 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from tests.servers import free_port
+
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listen_addresses(port: int) -> set[str]:

@@ -9,18 +9,17 @@ import glob
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -29,12 +28,6 @@ PG_PASSWORD = "pg%pass'wo:rd@1"
 ADMIN_PASSWORD = "admin-pass-1234"
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postgres_bindir() -> Path | None:
@@ -118,23 +111,10 @@ def mlflow_server(postgres: dict[str, str]) -> Iterator[str]:
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp / "mlflow.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "MLflow server did not answer in 240 s"
-                time.sleep(1)
+        wait_http(f"{url}/health", proc, 240, "MLflow server", tmp / "mlflow.log")
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, timeout=10)
         log.close()
 
 

@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from tests.servers import free_port, stop_group, wait_http
+
 IMAGE_SUFFIXES = (".png", ".gif")
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def chromium() -> str | None:
@@ -65,22 +57,10 @@ def ui(smoke_store: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, "arcadelab ui exited"
-                assert time.monotonic() < deadline, "MLflow UI did not answer in 180 s"
-                time.sleep(0.5)
+        wait_http(f"{url}/health", proc, 180, "arcadelab ui")
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, timeout=15)
 
 
 def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> None:

@@ -10,8 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,8 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
+from tests.servers import free_port, stop_group
+
 BIN = Path(sys.executable).parent
 NODE_IP = "127.0.0.2"
 
@@ -31,29 +31,11 @@ NODE_IP = "127.0.0.2"
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Cluster:
     gcs: str  # host:port, what RAY_ADDRESS holds
     dashboard: str  # http://host:port, what `ray job submit --address` takes
     env: dict[str, str]  # the token and PATH every client of this cluster needs
-
-
-def stop_group(proc: subprocess.Popen[Any], grace_s: float = 15) -> None:
-    """SIGTERM a `ray start --block` group (it stops its raylet and GCS), SIGKILL if slow."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def alive_nodes(dashboard: str, env: dict[str, str]) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,21 +17,16 @@ import requests
 
 from pipelines import rl_train, tracking
 from pipelines.config import load_config
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 over a SQLite store; killable and restartable."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.port = root, _free_port()
+        self.root, self.port = root, free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -77,7 +71,7 @@ def test_server_down_at_start_fails_before_compute(tmp_path: Path) -> None:
     work = tmp_path / "work"
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "run", "data", "--preset", "smoke", "--work-dir",
-         str(work), "--mlflow-uri", f"http://127.0.0.1:{_free_port()}"],
+         str(work), "--mlflow-uri", f"http://127.0.0.1:{free_port()}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "MLflow tracking server" in proc.stderr and "not reachable" in proc.stderr
