@@ -13,6 +13,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+# What points a process at shared infrastructure. MLflow's set_tracking_uri also exports
+# MLFLOW_TRACKING_URI, so after any in-process test it names that test's store.
+OUTSIDE = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")
+
+
+def isolated_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the variables that point at other stores/servers,
+    plus `extra`: for a subprocess that must use only what its command line says."""
+    env = {k: v for k, v in os.environ.items() if k not in OUTSIDE}
+    env.update(extra)
+    return env
+
 
 def free_port() -> int:
     with socket.socket() as s:

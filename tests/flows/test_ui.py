@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, isolated_env
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,11 @@ def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
     from pipelines import tracking
     from pipelines.config import load_config
 
-    cfg = load_config("smoke", runtime={"work_dir": tmp_path})
+    # The store `arcadelab ui --work-dir` serves, named: an exported MLFLOW_TRACKING_URI
+    # (MLflow exports it after any in-process test) must not send the run elsewhere.
+    cfg = load_config("smoke", runtime={
+        "work_dir": tmp_path,
+        "mlflow_tracking_uri": f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"})
     with tracking.flow_run(cfg, "pipeline", "test-flow-run"):
         mlflow.log_metric("data/rows", 3)
 
@@ -43,7 +47,7 @@ def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "ui", "--work-dir", str(tmp_path),
          "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=isolated_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # so the server's worker processes stop with it
     )
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, stop_group, wait_http
+from tests.servers import free_port, isolated_env, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -140,8 +140,7 @@ def test_smoke_run_on_postgres_is_served_back(mlflow_server: str, postgres: dict
     from mlflow import MlflowClient
 
     creds = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD}
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", "PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
+    env = isolated_env()
     env.update(creds, PREFECT_HOME=str(tmp_path / "prefect"), OMP_NUM_THREADS="1",
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short under load
     run = subprocess.run(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers import free_port, stop_group, wait_http
+from tests.servers import free_port, isolated_env, stop_group, wait_http
 
 IMAGE_SUFFIXES = (".png", ".gif")
 
@@ -35,10 +35,8 @@ def chromium() -> str | None:
 @pytest.fixture(scope="module")
 def smoke_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("ui")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
-    env.update(PREFECT_HOME=str(tmp / "prefect"), OMP_NUM_THREADS="1",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short under load
+    env = isolated_env(PREFECT_HOME=str(tmp / "prefect"), OMP_NUM_THREADS="1",
+                       PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short
     run = subprocess.run(
         [sys.executable, "-m", "flows.cli", "pipeline", "--preset", "smoke",
          "--set", "pipeline.stages=[data,rl]",
@@ -54,7 +52,8 @@ def ui(smoke_store: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "ui", "--work-dir", str(smoke_store),
          "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        env=isolated_env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True)  # isolated: an inherited MLFLOW_TRACKING_URI wins over --work-dir
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/health", proc, 180, "arcadelab ui")

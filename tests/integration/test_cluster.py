@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers import free_port, stop_group
+from tests.servers import free_port, isolated_env, stop_group
 
 BIN = Path(sys.executable).parent
 NODE_IP = "127.0.0.2"
@@ -52,8 +52,7 @@ def two_nodes() -> Iterator[Cluster]:
     # other Ray sessions on this machine stay untouched.
     tmp = Path(tempfile.mkdtemp(prefix="arl", dir="/tmp"))
     port, dash = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env = isolated_env()
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
                RAY_USAGE_STATS_ENABLED="0", OMP_NUM_THREADS="1",
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",

@@ -86,7 +86,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     pt = children["policy_transfer"]
     rl_policy = client.search_model_versions(
         f"name='arcadelab-policy' and run_id='{rl.info.run_id}'")
-    assert pt.data.tags["arcadelab.policy_version"] == rl_policy[0].version
+    assert pt.data.tags["arcadelab.policy_version"] == str(rl_policy[0].version)
     assert len(pt.data.params["policy.variants"].split(",")) == 8
     assert pt.data.params["policy.seen"] == "m0_d0"
     for key in ("m0_d0/return", "m1_d3/return", "seen_return", "unseen_return_mean"):

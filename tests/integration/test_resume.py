@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from flows.caching import TAG_CACHED, TAG_REUSED_RUN
+from tests.servers import isolated_env
 
 # Two pipeline runs, one killed: about two minutes on 2 cores.
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -38,8 +39,7 @@ def parents(client: MlflowClient) -> list[Run]:
 
 def test_killed_pipeline_resumes_without_redoing_finished_stages(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env = isolated_env()
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), OMP_NUM_THREADS="1",
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 20 s: short under load
     cmd = [sys.executable, "-m", "flows.cli", "pipeline", "--preset", "smoke",
