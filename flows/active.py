@@ -27,7 +27,7 @@ from pipelines.al_state import RoundState
 from pipelines.al_stream import StreamResult, run_stream
 from pipelines.config import ArcadeConfig
 from pipelines.data_curriculum import CurriculumResult, run_data_curriculum
-from pipelines.data_prep import dataset_path
+from pipelines.data_prep import upstream_dataset
 
 if TYPE_CHECKING:
     # flows.pipeline and flows.stages may import this module to wire its tasks in: import
@@ -49,7 +49,7 @@ def al_stream_task(ctx: ActiveContext) -> StreamResult:
 def active_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                 upstream: dict[str, Any]) -> ActiveResult:
     """Every strategy's loop to the label budget (resuming saved loops), then the stream."""
-    data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
+    data = upstream_dataset(cfg, upstream)
     with tracking.stage_run(cfg, "active", parent_run_id, flow, flow_run_id) as run:
         ctx = prepare_active(cfg, data, run.info.run_id)
         states: dict[str, RoundState] = {}
@@ -68,7 +68,7 @@ def active_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: s
 def data_curriculum_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                          upstream: dict[str, Any]) -> CurriculumResult:
     """Curriculum, anti-curriculum and random order under each pacing, on one step budget."""
-    data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
+    data = upstream_dataset(cfg, upstream)
     with tracking.stage_run(cfg, "data_curriculum", parent_run_id, flow, flow_run_id):
         return run_data_curriculum(cfg, data)
 

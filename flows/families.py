@@ -17,7 +17,7 @@ from prefect.cache_policies import NONE
 
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
-from pipelines.data_prep import dataset_path
+from pipelines.data_prep import upstream_dataset
 from pipelines.fewshot import FewshotResult, run_fewshot_stage
 from pipelines.gan import GanResult, run_gan_stage
 from pipelines.multimodal import MultimodalResult, run_multimodal_stage
@@ -27,36 +27,32 @@ if TYPE_CHECKING:  # flows.pipeline may import this module to chain the family s
     from flows.pipeline import FlowResult
 
 
-def _data(cfg: ArcadeConfig, upstream: dict[str, Any]) -> Path:
-    return upstream["data"].path if "data" in upstream else dataset_path(cfg)
-
-
 @task(name="multimodal", cache_policy=NONE)
 def multimodal_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                     upstream: dict[str, Any]) -> MultimodalResult:
     with tracking.stage_run(cfg, "multimodal", parent_run_id, flow, flow_run_id):
-        return run_multimodal_stage(cfg, _data(cfg, upstream))
+        return run_multimodal_stage(cfg, upstream_dataset(cfg, upstream))
 
 
 @task(name="multitask", cache_policy=NONE)
 def multitask_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                    upstream: dict[str, Any]) -> MultitaskResult:
     with tracking.stage_run(cfg, "multitask", parent_run_id, flow, flow_run_id):
-        return run_multitask_stage(cfg, _data(cfg, upstream))
+        return run_multitask_stage(cfg, upstream_dataset(cfg, upstream))
 
 
 @task(name="gan", cache_policy=NONE)
 def gan_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
              upstream: dict[str, Any]) -> GanResult:
     with tracking.stage_run(cfg, "gan", parent_run_id, flow, flow_run_id):
-        return run_gan_stage(cfg, _data(cfg, upstream))
+        return run_gan_stage(cfg, upstream_dataset(cfg, upstream))
 
 
 @task(name="fewshot", cache_policy=NONE)
 def fewshot_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                  upstream: dict[str, Any]) -> FewshotResult:
     with tracking.stage_run(cfg, "fewshot", parent_run_id, flow, flow_run_id):
-        return run_fewshot_stage(cfg, _data(cfg, upstream))
+        return run_fewshot_stage(cfg, upstream_dataset(cfg, upstream))
 
 
 FAMILY_TASKS: dict[str, Callable[..., Any]] = {

@@ -13,7 +13,7 @@ from prefect.cache_policies import NONE
 
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
-from pipelines.data_prep import dataset_path
+from pipelines.data_prep import upstream_dataset
 from pipelines.rl_experiments import (
     ExperimentResult,
     algorithm_arms,
@@ -70,6 +70,6 @@ def tune_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str
               upstream: dict[str, Any]) -> TuneResult:
     data = None
     if cfg.tune.target == "active":  # its trials label frames of the dataset
-        data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
+        data = upstream_dataset(cfg, upstream)
     with tracking.stage_run(cfg, "tune", parent_run_id, flow, flow_run_id) as run:
         return run_sweep(cfg, run.info.run_id, data)

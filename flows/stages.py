@@ -16,7 +16,7 @@ from flows.active import active_task, data_curriculum_task
 from flows.rl_flows import algorithms_task, rl_curriculum_task, transfer_task, tune_task
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
-from pipelines.data_prep import DataResult, dataset_path, prepare_data
+from pipelines.data_prep import DataResult, prepare_data, upstream_dataset
 from pipelines.policy_transfer import PolicyTransferResult, run_policy_transfer_stage
 from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
 from pipelines.rl_train import RLResult, train_rl
@@ -32,7 +32,7 @@ def data_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str
 @task(name="pretrain", cache_policy=NONE)
 def pretrain_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                   upstream: dict[str, Any]) -> PretrainStageResult:
-    data = upstream["data"].path if "data" in upstream else dataset_path(cfg)
+    data = upstream_dataset(cfg, upstream)
     with tracking.stage_run(cfg, "pretrain", parent_run_id, flow, flow_run_id) as run:
         return run_pretrain_stage(cfg, data, tracking.flow_tags(run))
 

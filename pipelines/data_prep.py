@@ -12,9 +12,11 @@ import math
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import ale_py
 import gymnasium
@@ -63,6 +65,12 @@ def dataset_path(cfg: ArcadeConfig) -> Path:
     """Content-addressed location: same game and data config -> same folder."""
     name = f"{rom_name(cfg.game)}-{cfg.hash('data')}"
     return (cfg.runtime.work_dir / "datasets" / name).resolve()
+
+
+def upstream_dataset(cfg: ArcadeConfig, upstream: Mapping[str, Any]) -> Path:
+    """The dataset a stage reads: the data stage's of this flow run if it ran, else the one
+    this config names (reused from an earlier run)."""
+    return upstream["data"].path if "data" in upstream else dataset_path(cfg)
 
 
 def rollout_specs(cfg: ArcadeConfig) -> list[RolloutSpec]:
