@@ -18,46 +18,31 @@ from prefect.cache_policies import NONE
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import upstream_dataset
-from pipelines.fewshot import FewshotResult, run_fewshot_stage
-from pipelines.gan import GanResult, run_gan_stage
-from pipelines.multimodal import MultimodalResult, run_multimodal_stage
-from pipelines.multitask import MultitaskResult, run_multitask_stage
+from pipelines.fewshot import run_fewshot_stage
+from pipelines.gan import run_gan_stage
+from pipelines.multimodal import run_multimodal_stage
+from pipelines.multitask import run_multitask_stage
 
 if TYPE_CHECKING:  # flows.pipeline may import this module to chain the family stages
     from flows.pipeline import FlowResult
 
 
-@task(name="multimodal", cache_policy=NONE)
-def multimodal_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                    upstream: dict[str, Any]) -> MultimodalResult:
-    with tracking.stage_run(cfg, "multimodal", parent_run_id, flow, flow_run_id):
-        return run_multimodal_stage(cfg, upstream_dataset(cfg, upstream))
+def _family_task(name: str, run_stage: Callable[[ArcadeConfig, Path], Any]) -> Callable[..., Any]:
+    """The Prefect task of one family stage: its nested MLflow run over the upstream dataset."""
 
+    def run(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+            upstream: dict[str, Any]) -> Any:
+        with tracking.stage_run(cfg, name, parent_run_id, flow, flow_run_id):
+            return run_stage(cfg, upstream_dataset(cfg, upstream))
 
-@task(name="multitask", cache_policy=NONE)
-def multitask_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                   upstream: dict[str, Any]) -> MultitaskResult:
-    with tracking.stage_run(cfg, "multitask", parent_run_id, flow, flow_run_id):
-        return run_multitask_stage(cfg, upstream_dataset(cfg, upstream))
-
-
-@task(name="gan", cache_policy=NONE)
-def gan_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-             upstream: dict[str, Any]) -> GanResult:
-    with tracking.stage_run(cfg, "gan", parent_run_id, flow, flow_run_id):
-        return run_gan_stage(cfg, upstream_dataset(cfg, upstream))
-
-
-@task(name="fewshot", cache_policy=NONE)
-def fewshot_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                 upstream: dict[str, Any]) -> FewshotResult:
-    with tracking.stage_run(cfg, "fewshot", parent_run_id, flow, flow_run_id):
-        return run_fewshot_stage(cfg, upstream_dataset(cfg, upstream))
+    run.__name__ = run.__qualname__ = f"{name}_task"
+    return task(name=name, cache_policy=NONE)(run)
 
 
 FAMILY_TASKS: dict[str, Callable[..., Any]] = {
-    "multimodal": multimodal_task, "multitask": multitask_task, "gan": gan_task,
-    "fewshot": fewshot_task}
+    name: _family_task(name, run_stage) for name, run_stage in (
+        ("multimodal", run_multimodal_stage), ("multitask", run_multitask_stage),
+        ("gan", run_gan_stage), ("fewshot", run_fewshot_stage))}
 
 
 def run_family(cfg: ArcadeConfig, name: str) -> FlowResult:

@@ -27,12 +27,11 @@ from models.encoder import EncoderSpec, build_encoder
 from pipelines.config import config_digest
 from pipelines.dataset import DatasetError, Manifest, shard_paths, verify
 from pipelines.labels import extract_labels
-from pipelines.registry import RegistryError, load_registered_encoder, resolve
+from pipelines.registry import RANDOM, RegistryError, encoder_or_random, resolve
 from pipelines.splits import SPLITS
 from pipelines.views import stack_frames, view_shape
 
 log = logging.getLogger("arcadelab")
-RANDOM = "random"
 
 
 @dataclass(frozen=True)
@@ -76,18 +75,10 @@ def encoder_source(alias: str, seed: int) -> str:
 def resolve_encoder(alias: str, view: str, feature_dim: int, seed: int) -> Encoder:
     """`models:/arcadelab-encoder@<alias>`; a seeded random init for 'random' or when the
     registry has no such alias (logged loudly, and the run says so in its tags)."""
-    if alias != RANDOM:
-        try:
-            encoder, spec, version = load_registered_encoder(alias)
-        except RegistryError as exc:
-            log.warning("active: %s; using a random-init encoder instead", exc)
-        else:
-            return Encoder(spec, encoder.state_dict(), f"arcadelab-encoder@{alias} (v{version})",
-                           _view_of(spec))
     c, h, w = view_shape(view)
-    spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=feature_dim)
-    torch.manual_seed(seed)
-    return Encoder(spec, build_encoder(spec).state_dict(), encoder_source(RANDOM, seed), view)
+    random_spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=feature_dim)
+    encoder, spec, source = encoder_or_random(alias, random_spec, seed, "active")
+    return Encoder(spec, encoder.state_dict(), source, _view_of(spec))
 
 
 def frame_id(episode_id: str, step: int) -> str:

@@ -10,7 +10,6 @@ encoder probe nearly as well as trained ones (docs/pretraining.md), and the run'
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,8 @@ from torch import nn
 
 from models.encoder import EncoderSpec, build_encoder
 from pipelines.modalities import SMALL, STACK, ModalSplit
-from pipelines.registry import RegistryError, load_registered_encoder
+from pipelines.registry import RegistryError, encoder_or_random
 
-log = logging.getLogger("arcadelab")
-RANDOM = "random"
 STACK84 = (STACK, SMALL, SMALL)
 FULL = (1, 210, 160)
 
@@ -84,21 +81,15 @@ class FrozenEncoder:
 
 
 def load_frozen_encoder(alias: str, feature_dim: int, seed: int) -> FrozenEncoder:
-    """`models:/arcadelab-encoder@<alias>`, or a seeded random init for 'random' or when the
-    alias is not registered (logged as a warning)."""
-    if alias != RANDOM:
-        try:
-            encoder, spec, version = load_registered_encoder(alias)
-        except RegistryError as exc:
-            log.warning("frozen encoder: %s; using a random-init NatureCNN instead", exc)
-        else:
-            if spec.input_shape not in (STACK84, FULL):
-                raise RegistryError(f"arcadelab-encoder@{alias} reads {spec.input_shape}; "
-                                    f"these stages read {STACK84} or {FULL} observations")
-            return FrozenEncoder(encoder.eval(), spec, f"arcadelab-encoder@{alias} (v{version})")
-    spec = EncoderSpec(in_channels=STACK, height=SMALL, width=SMALL, feature_dim=feature_dim)
-    torch.manual_seed(seed)
-    return FrozenEncoder(build_encoder(spec).eval(), spec, f"random init (seed {seed})")
+    """`models:/arcadelab-encoder@<alias>`, or a seeded random-init NatureCNN for 'random' or
+    when the alias is not registered (logged as a warning)."""
+    random_spec = EncoderSpec(in_channels=STACK, height=SMALL, width=SMALL,
+                              feature_dim=feature_dim)
+    encoder, spec, source = encoder_or_random(alias, random_spec, seed, "frozen encoder")
+    if spec.input_shape not in (STACK84, FULL):
+        raise RegistryError(f"arcadelab-encoder@{alias} reads {spec.input_shape}; "
+                            f"these stages read {STACK84} or {FULL} observations")
+    return FrozenEncoder(encoder.eval(), spec, source)
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ run it came from, so lineage is one click away.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,13 +22,15 @@ from torch import nn
 
 from models.actor_critic import ActorCritic
 from models.checkpoint import load_encoder, save_encoder
-from models.encoder import EncoderSpec
+from models.encoder import EncoderSpec, build_encoder
 from models.policy_checkpoint import load_policy, save_policy
 
 ENCODER_MODEL = "arcadelab-encoder"
 POLICY_MODEL = "arcadelab-policy"
 _PYFUNC = str(Path(__file__).with_name("encoder_model.py"))
 _POLICY_PYFUNC = str(Path(__file__).with_name("policy_model.py"))
+RANDOM = "random"  # the alias that asks for a seeded random-init encoder
+log = logging.getLogger("arcadelab")
 
 
 class RegistryError(LookupError):
@@ -97,6 +100,22 @@ def load_registered_encoder(alias: str, expected: EncoderSpec | None = None
         raise RegistryError(f"models:/{ENCODER_MODEL}@{alias} holds no encoder checkpoint")
     encoder, spec = load_encoder(found[0], expected)
     return encoder, spec, version
+
+
+def encoder_or_random(alias: str, fallback: EncoderSpec, seed: int, stage: str
+                      ) -> tuple[nn.Module, EncoderSpec, str]:
+    """`models:/arcadelab-encoder@<alias>` as (encoder, spec, source); a seeded random init of
+    `fallback` for 'random' or when the alias is not registered (a warning naming `stage`),
+    so a stage run alone on a fresh store still runs, and its source says which it used."""
+    if alias != RANDOM:
+        try:
+            encoder, spec, version = load_registered_encoder(alias)
+        except RegistryError as exc:
+            log.warning("%s: %s; using a random-init encoder instead", stage, exc)
+        else:
+            return encoder, spec, f"{ENCODER_MODEL}@{alias} (v{version})"
+    torch.manual_seed(seed)
+    return build_encoder(fallback), fallback, f"random init (seed {seed})"
 
 
 def load_registered_policy(alias: str) -> tuple[ActorCritic, EncoderSpec, str]:

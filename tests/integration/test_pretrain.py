@@ -54,6 +54,17 @@ def test_registry_aliases_and_errors(tmp_path: Path) -> None:
         registry.load_registered_encoder("atc", expected=EncoderSpec(in_channels=1, height=210,
                                                                      width=160, feature_dim=16))
 
+    # The shared loader of the downstream stages: the registered one, else a seeded random init.
+    fallback = EncoderSpec(feature_dim=8)
+    got, got_spec, source = registry.encoder_or_random("atc", fallback, 0, "test")
+    assert got_spec == SPEC and source == f"arcadelab-encoder@atc (v{version})"
+    torch.testing.assert_close(got(x), enc(x))
+    for alias in ("nope", registry.RANDOM):
+        a, a_spec, a_source = registry.encoder_or_random(alias, fallback, 3, "test")
+        b, _, _ = registry.encoder_or_random(alias, fallback, 3, "test")
+        assert a_spec == fallback and a_source == "random init (seed 3)"
+        torch.testing.assert_close(a(x), b(x))  # the seed fixes the init
+
 
 def test_empty_split_is_refused(tmp_path: Path, smoke_dataset) -> None:
     _, data = smoke_dataset
