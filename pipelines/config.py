@@ -178,8 +178,11 @@ class RLConfig(_Section):
     num_envs_per_env_runner: int = Field(16, ge=1, description="vectorised envs per runner")
     rollout_fragment_length: int | Literal["auto"] = Field("auto", description="steps per env")
     train_batch_size: int = Field(4_096, ge=1, description="env steps per learner per iteration")
-    minibatch_size: int = Field(512, ge=1, description="SGD minibatch size")
-    num_epochs: int = Field(2, ge=1, description="passes over each train batch")
+    # rl-zoo3's update count (4 epochs x 256): 64 gradient steps per 4096 env steps. Fewer
+    # steps are faster per env step but learn far slower per env step: measured to 2M steps,
+    # 4x256 reaches +19.5, 2x256 -6, 2x512 -14 (docs/benchmarks.md, learning).
+    minibatch_size: int = Field(256, ge=1, description="SGD minibatch size")
+    num_epochs: int = Field(4, ge=1, description="passes over each train batch")
     lr: float = Field(2.5e-4, gt=0, description="Adam learning rate")
     gamma: float = Field(0.99, gt=0, le=1, description="discount")
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda")
