@@ -73,10 +73,11 @@ def report(curve: Curve) -> None:
     first = next(((s, v) for s, v in curve.evals if v >= TARGET), None)
     print(f"    first eval >= +{TARGET:.0f}: " + (f"{first[0]:,} env steps ({first[1]:+.1f})"
                                                  if first else "not reached"))
-    below = [s for s, v in curve.evals if v < TARGET]
-    stays = [s for s, _ in curve.evals if not below or s > below[-1]]
-    if stays:  # one lucky evaluation is not learning: from where on does every one pass?
-        print(f"    every eval >= +{TARGET:.0f} from {stays[0]:,} env steps on")
+    # One lucky evaluation is not learning: from where on does every one pass?
+    last_below = max((s for s, v in curve.evals if v < TARGET), default=-1)
+    stays = next((s for s, _ in curve.evals if s > last_below), None)
+    if stays is not None:
+        print(f"    every eval >= +{TARGET:.0f} from {stays:,} env steps on")
     if curve.train:
         best = max(curve.train, key=lambda p: p[1])
         print(f"    best training mean return {best[1]:+.2f} at {best[0]:,}; "
@@ -131,7 +132,7 @@ def main() -> None:
     curves = [c for label, d in named for c in read_runs(label, d)]
     if args.sb3:
         curves.append(read_sb3(args.sb3))
-    print("\nEvaluation return (greedy, unclipped, 2 episodes) at the marks:")
+    print("\nGreedy evaluation return (unclipped) at the marks:")
     for c in curves:
         report(c)
     if args.plot:

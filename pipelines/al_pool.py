@@ -27,7 +27,7 @@ from models.encoder import EncoderSpec, build_encoder
 from pipelines.config import config_digest
 from pipelines.dataset import DatasetError, Manifest, shard_paths, verify
 from pipelines.labels import extract_labels
-from pipelines.registry import RANDOM, RegistryError, encoder_or_random, resolve
+from pipelines.registry import RegistryError, encoder_or_random
 from pipelines.splits import SPLITS
 from pipelines.views import stack_frames, view_shape
 
@@ -58,18 +58,6 @@ def _view_of(spec: EncoderSpec) -> str:
         if view_shape(view) == spec.input_shape:
             return view
     raise RegistryError(f"encoder reads {spec.input_shape}, which is no known view")
-
-
-def encoder_source(alias: str, seed: int) -> str:
-    """What `resolve_encoder` will load, without loading it (a registry look-up only)."""
-    if alias != RANDOM:
-        try:
-            version, _ = resolve(alias)
-        except RegistryError:
-            pass
-        else:
-            return f"arcadelab-encoder@{alias} (v{version})"
-    return f"random init (seed {seed})"
 
 
 def resolve_encoder(alias: str, view: str, feature_dim: int, seed: int) -> Encoder:

@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 
-from pipelines.al_pool import encoder_source, frame_id, parse_frame_id
+from pipelines.al_pool import frame_id, parse_frame_id
 from pipelines.al_state import RoundState, load_state, loop_key, save_state, state_path
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import dataset_path
 from pipelines.dataset import FRAME_SHAPE, DatasetError, load_manifest, read_split
 from pipelines.labels import SCREEN_OFFSETS
+from pipelines.registry import encoder_source
 
 CSV_NAME = "labels.csv"
 VALUE_RANGE = (0, 255)  # a RAM byte

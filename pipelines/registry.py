@@ -102,6 +102,23 @@ def load_registered_encoder(alias: str, expected: EncoderSpec | None = None
     return encoder, spec, version
 
 
+def _encoder_source(alias: str, version: str | None, seed: int) -> str:
+    """How a run names its encoder; equal strings mean the same encoder (loop keys use it)."""
+    if version is None:
+        return f"random init (seed {seed})"
+    return f"{ENCODER_MODEL}@{alias} (v{version})"
+
+
+def encoder_source(alias: str, seed: int) -> str:
+    """What `encoder_or_random` will load, without loading it (a registry look-up only)."""
+    if alias != RANDOM:
+        try:
+            return _encoder_source(alias, resolve(alias)[0], seed)
+        except RegistryError:
+            pass
+    return _encoder_source(alias, None, seed)
+
+
 def encoder_or_random(alias: str, fallback: EncoderSpec, seed: int, stage: str
                       ) -> tuple[nn.Module, EncoderSpec, str]:
     """`models:/arcadelab-encoder@<alias>` as (encoder, spec, source); a seeded random init of
@@ -113,9 +130,9 @@ def encoder_or_random(alias: str, fallback: EncoderSpec, seed: int, stage: str
         except RegistryError as exc:
             log.warning("%s: %s; using a random-init encoder instead", stage, exc)
         else:
-            return encoder, spec, f"{ENCODER_MODEL}@{alias} (v{version})"
+            return encoder, spec, _encoder_source(alias, version, seed)
     torch.manual_seed(seed)
-    return build_encoder(fallback), fallback, f"random init (seed {seed})"
+    return build_encoder(fallback), fallback, _encoder_source(alias, None, seed)
 
 
 def load_registered_policy(alias: str) -> tuple[ActorCritic, EncoderSpec, str]:
