@@ -31,7 +31,7 @@ from agents.atari_env import check_game_id, rom_name
 STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
           "data_curriculum", "rl", "policy_transfer", "transfer", "rl_curriculum",
           "algorithms")
-SSL_METHODS = ("autoencoder", "atc", "clip")
+SSL_METHODS = ("autoencoder", "atc", "clip", "stdim")
 ENCODER_VIEWS = ("stack84", "full")
 CURRICULUM_KEYS = ("mode", "difficulty", "frameskip")
 # What `arcadelab tune` optimises per target, and the fields a trial cannot sweep: a nested
@@ -328,7 +328,11 @@ class PretrainConfig(_Section):
     feature_dim: int = Field(256, ge=1, description="encoder output size")
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
     use_gpu: bool = Field(False, description="one GPU per worker")
-    atc_k: int = Field(3, ge=1, description="ATC: the positive is t+k in the same episode")
+    atc_k: int = Field(
+        3, ge=1, description="ATC and ST-DIM: the positive is t+k in the same episode")
+    patience: int = Field(
+        3, ge=1, description="epochs without a lower validation loss before training stops "
+        "(the encoder kept is the one with the lowest validation loss)")
     atc_momentum: float = Field(0.99, ge=0, lt=1, description="ATC target-encoder EMA")
     max_failures: int = Field(2, ge=0, description="worker failures survived (from checkpoint)")
     register_models: bool = Field(True, description="register encoders as arcadelab-encoder")

@@ -30,6 +30,7 @@ from models.autoencoder import AutoEncoder, ConvDecoder
 from models.checkpoint import load_encoder, save_encoder
 from models.clip import FrameRamCLIP, RamEncoder
 from models.encoder import EncoderSpec, build_encoder
+from models.stdim import STDIM
 from models.supervised import MultiHeadClassifier
 from pipelines.config import ArcadeConfig
 from pipelines.plots import recon_grid
@@ -51,6 +52,8 @@ class Objective(nn.Module):
                 self.encoder, ConvDecoder(d, spec.in_channels, spec.height, spec.width))
         elif method == "atc":
             self.model = ATC(self.encoder, d, momentum=atc_momentum)
+        elif method == "stdim":
+            self.model = STDIM(self.encoder, d)
         elif method == "clip":
             self.model = FrameRamCLIP(self.encoder, d, RamEncoder(feature_dim=d), d)
         elif method == "supervised":
@@ -64,14 +67,15 @@ class Objective(nn.Module):
         m = self.model
         if self.method == "autoencoder":
             return m.loss(batch["obs"])
-        if self.method == "atc":
+        if self.method in ("atc", "stdim"):
             return m.loss(batch["obs"], batch["obs_next"])
         if self.method == "clip":
             return m.loss(batch["obs"], batch["ram"])
         return m.loss(batch["obs"], batch["labels"])
 
     def trainable(self) -> list[nn.Parameter]:
-        params = self.model.online_parameters() if self.method == "atc" else self.parameters()
+        params = (self.model.online_parameters() if self.method in ("atc", "stdim")
+                  else self.parameters())
         return [p for p in params if p.requires_grad]
 
     def after_step(self) -> None:
@@ -89,30 +93,55 @@ class PretrainResult:
     frames_per_s: float
     train_time_s: float
     checkpoint: Path
+    epoch: int = 0  # the epoch whose weights were kept (the lowest validation loss, if any)
+    val_loss: float = math.nan  # that epoch's validation loss
 
 
 def _unwrap(model: nn.Module) -> Objective:
     return model.module if hasattr(model, "module") else model
 
 
+def _validation_loss(model: nn.Module, shard: Any, batch_size: int, device: torch.device
+                     ) -> float:
+    """Mean loss over this worker's validation shard, averaged across workers (every rank
+    must take the same early-stopping decision, or DDP would wait forever)."""
+    model.eval()
+    total, seen = 0.0, 0
+    with torch.no_grad():
+        for batch in shard.iter_torch_batches(batch_size=batch_size, device=device,
+                                              drop_last=False):
+            n = len(batch["obs"])
+            if n < 2:  # in-batch negatives need two rows
+                continue
+            total, seen = total + _unwrap(model)(batch).item() * n, seen + n
+    model.train()
+    sums = torch.tensor([total, float(seen)], dtype=torch.float64)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(sums)
+    return float(sums[0] / sums[1]) if sums[1] > 0 else math.nan
+
+
 def train_loop(config: dict[str, Any]) -> None:
-    """Runs on every Ray Train worker."""
+    """Runs on every Ray Train worker: an epoch over the train shard, the validation loss,
+    a checkpoint; stops after `patience` epochs without a lower validation loss."""
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.manual_seed(config["seed"] + rank)
     spec = EncoderSpec(**config["spec"])
     objective = Objective(config["method"], spec, config["num_labels"], config["atc_momentum"])
     optimizer = torch.optim.Adam(objective.trainable(), lr=config["lr"])
-    start_epoch = 0
+    start_epoch, best, stale = 0, math.inf, 0
     if (ckpt := ray.train.get_checkpoint()) is not None:  # a restart after a failure
         with ckpt.as_directory() as d:
             state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
         objective.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = int(state["epoch"]) + 1
+        best, stale = float(state.get("best_val", math.inf)), int(state.get("stale", 0))
     model = ray.train.torch.prepare_model(objective)
     device = ray.train.torch.get_device()
     shard = ray.train.get_dataset_shard("train")
+    val = ray.train.get_dataset_shard("val") if config["validate"] else None
     client = MlflowClient(config["tracking_uri"]) if rank == 0 and config["run_id"] else None
     prefix = config["metric_prefix"]
     for epoch in range(start_epoch, config["epochs"]):
@@ -130,12 +159,21 @@ def train_loop(config: dict[str, Any]) -> None:
         elapsed = time.perf_counter() - start
         metrics = {"epoch": epoch, "loss": total / max(seen, 1),
                    "frames_per_s": seen * world / max(elapsed, 1e-9), "epoch_time_s": elapsed}
+        if val is not None:
+            val_loss = _validation_loss(model, val, config["batch_size"], device)
+            if val_loss < best:
+                best, stale = val_loss, 0
+            else:
+                stale += 1
+            # Without a finite loss (an empty split) the last epoch counts as the best.
+            metrics["val_loss"] = val_loss if math.isfinite(val_loss) else -float(epoch)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
                 inner = _unwrap(model)
                 torch.save({"model": inner.state_dict(), "optimizer": optimizer.state_dict(),
-                            "epoch": epoch}, Path(tmp) / STATE)
+                            "epoch": epoch, "best_val": best, "stale": stale},
+                           Path(tmp) / STATE)
                 save_encoder(inner.encoder, spec, Path(tmp) / "encoder")
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=checkpoint)
@@ -146,6 +184,8 @@ def train_loop(config: dict[str, Any]) -> None:
                 if k != "epoch" and math.isfinite(float(v))])
             if config["method"] == "autoencoder" and config["preview"] is not None:
                 _log_reconstructions(client, config, _unwrap(model), epoch, device)
+        if stale >= config["patience"]:
+            break
 
 
 def _log_reconstructions(client: MlflowClient, config: dict[str, Any], objective: Objective,
@@ -164,10 +204,14 @@ def _log_reconstructions(client: MlflowClient, config: dict[str, Any], objective
 def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
              train: ray.data.Dataset, num_labels: int, run_id: str | None, tracking_uri: str,
              preview: np.ndarray | None = None,
-             loop: Callable[[dict[str, Any]], None] = train_loop) -> PretrainResult:
+             loop: Callable[[dict[str, Any]], None] = train_loop,
+             val: ray.data.Dataset | None = None) -> PretrainResult:
     """Train one method on one view with Ray Train; returns the trained objective.
 
-    `loop` is the per-worker function (tests wrap `train_loop` to inject faults)."""
+    With `val`, the objective's loss on it is measured after every epoch, training stops after
+    `pretrain.patience` epochs without improvement, and the encoder returned is the epoch with
+    the lowest validation loss (Ray Train keeps that checkpoint). `loop` is the per-worker
+    function (tests wrap `train_loop` to inject faults)."""
     p = cfg.pretrain
     name = f"pretrain-{view}-{method}-{(run_id or 'norun')[:8]}"
     storage = (cfg.runtime.work_dir / "ray_results").resolve()
@@ -178,23 +222,28 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
             "atc_momentum": p.atc_momentum, "lr": p.lr, "epochs": p.epochs,
             "batch_size": p.batch_size, "seed": cfg.seed, "run_id": run_id,
             "tracking_uri": tracking_uri, "metric_prefix": f"pretrain/{view}/{method}",
-            "preview": preview,
+            "preview": preview, "validate": val is not None, "patience": p.patience,
         },
         scaling_config=ray.train.ScalingConfig(num_workers=p.num_workers, use_gpu=p.use_gpu),
         run_config=ray.train.RunConfig(
             name=name, storage_path=str(storage),
             failure_config=ray.train.FailureConfig(max_failures=p.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            # Ray keeps the best-scoring checkpoints and, for restarts, always the latest.
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute="val_loss" if val else None,
+                checkpoint_score_order="min"),
         ),
-        datasets={"train": train},
+        datasets={"train": train} | ({"val": val} if val is not None else {}),
     )
     start = time.perf_counter()
     result = trainer.fit()
     elapsed = time.perf_counter() - start
-    if result.checkpoint is None:
+    chosen = (result.get_best_checkpoint("val_loss", "min") if val is not None
+              else result.checkpoint)
+    if chosen is None:
         raise RuntimeError(f"pretraining {method} on {view} produced no checkpoint")
     objective = Objective(method, spec, num_labels, p.atc_momentum)
-    with result.checkpoint.as_directory() as d:
+    with chosen.as_directory() as d:
         state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
         objective.load_state_dict(state["model"])
         load_encoder(Path(d) / "encoder", expected=spec)  # the saved encoder must load cleanly
@@ -202,4 +251,5 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
     metrics = result.metrics or {}
     return PretrainResult(method, view, objective, spec, float(metrics.get("loss", math.nan)),
                           float(metrics.get("frames_per_s", math.nan)), elapsed,
-                          Path(result.checkpoint.path))
+                          Path(chosen.path), int(state["epoch"]),
+                          float(state.get("best_val", math.nan)) if val is not None else math.nan)

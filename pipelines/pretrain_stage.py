@@ -123,8 +123,9 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
         c, h, w = view_shape(view)
         spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=p.feature_dim)
         log.info("pretrain: building the %s view of %s", view, manifest.name)
-        data = {s: view_dataset(data_path, s, view, labels,
-                                cfg.pretrain.atc_k if s == "train" else None) for s in SPLITS}
+        # Every split carries the temporal partner: validation losses of ATC and ST-DIM need it.
+        data = {s: view_dataset(data_path, s, view, labels, cfg.pretrain.atc_k,
+                                cfg.seed if s == "train" else None) for s in SPLITS}
         # Held-out frames for the reconstruction grids, spread out rather than consecutive.
         preview = data["test"].take_batch(256, batch_format="numpy")["obs"][::32][:8]
         torch.manual_seed(cfg.seed)
@@ -140,11 +141,14 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
                              view, p.num_workers, p.epochs)
                     res = pretrain(cfg, name, view, spec, data["train"], len(labels),
                                    run.info.run_id, uri,
-                                   preview if name == "autoencoder" else None)
+                                   preview if name == "autoencoder" else None,
+                                   val=data["val"])
                     encoders[name] = res.objective.encoder
                     speeds[f"{view}/{name}"] = res.frames_per_s
                     log_metrics({f"pretrain/{view}/{name}/train_time_s": res.train_time_s,
-                                 f"pretrain/{view}/{name}/final_loss": res.final_loss})
+                                 f"pretrain/{view}/{name}/final_loss": res.final_loss,
+                                 f"pretrain/{view}/{name}/best_epoch": res.epoch,
+                                 f"pretrain/{view}/{name}/best_val_loss": res.val_loss})
                     if name == "clip":
                         log_metrics({f"pretrain/{view}/clip/{k}": v
                                      for k, v in clip_retrieval(res, data["test"]).items()})

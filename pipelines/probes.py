@@ -100,11 +100,13 @@ def fit_linear_probe(
     batch_size: int = 64,
     patience: int = 10,
     weight_decay: float = 0.0,
+    standardize: bool = True,
     seed: int = 0,
 ) -> ProbeResult:
     """Train one linear layer (Adam, cross-entropy) on train, early-stop on val F1, test.
 
-    Features are standardised with the train split's mean and std. The weights with the best
+    With ``standardize`` (the default) features are scaled by the train split's mean and std;
+    without it they enter raw, as in AtariARI's probes (docs/pretraining.md measures both). The weights with the best
     validation F1 are kept; training stops after ``patience`` epochs without improvement.
     Randomness (initialisation, shuffling) comes from a local ``torch.Generator(seed)``.
     """
@@ -120,6 +122,8 @@ def fit_linear_probe(
     mean = arrays[0].astype(np.float64).mean(axis=0)
     std = arrays[0].astype(np.float64).std(axis=0)
     std = np.where(std < _STD_EPS, 1.0, std)
+    if not standardize:
+        mean, std = np.zeros_like(mean), np.ones_like(std)
 
     def prep(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((x - mean) / std).astype(np.float32))

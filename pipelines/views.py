@@ -62,11 +62,15 @@ def episode_rows(batch: dict[str, np.ndarray], view: str, labels: list[str],
 
 
 def view_dataset(path: Path, split: str, view: str, labels: list[str],
-                 temporal_k: int | None = None) -> ray.data.Dataset:
+                 temporal_k: int | None = None, shuffle_seed: int | None = None
+                 ) -> ray.data.Dataset:
     """A materialised Ray Dataset of one split in one view: columns obs (C,H,W uint8), ram
     (128 uint8), labels (L int64), and obs_next (the t+k positive) when `temporal_k` is set.
 
-    Materialised so that Ray Train workers iterate it without needing CPUs for new tasks."""
+    Rows come grouped by episode; with `shuffle_seed` they are shuffled across the whole split
+    (a training loader's local buffer alone would fill each batch from one stretch of one
+    episode: near-identical frames, and near-identical in-batch negatives). Materialised so
+    that Ray Train workers iterate it without needing CPUs for new tasks."""
     view_shape(view)
     if not load_manifest(path).shard_names(split):
         raise DatasetError(f"dataset {path} has no rows in split {split!r}")
@@ -80,8 +84,10 @@ def view_dataset(path: Path, split: str, view: str, labels: list[str],
     try:
         ds = ray.data.read_parquet(shard_paths(path, split), columns=columns)
         partitions = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        return (ds.groupby("episode_id", num_partitions=partitions)
-                .map_groups(episode_rows, batch_format="numpy", fn_kwargs=fn_kwargs)
-                .materialize())
+        ds = (ds.groupby("episode_id", num_partitions=partitions)
+              .map_groups(episode_rows, batch_format="numpy", fn_kwargs=fn_kwargs))
+        if shuffle_seed is not None:
+            ds = ds.random_shuffle(seed=shuffle_seed)
+        return ds.materialize()
     finally:
         ctx.shuffle_strategy = previous

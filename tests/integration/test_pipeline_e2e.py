@@ -115,7 +115,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     pre = children["pretrain"]
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == pre.info.run_id]
     seen = {(r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]) for r in nested}
-    methods = {"random", "autoencoder", "atc", "clip", "supervised"}
+    methods = {"random", "autoencoder", "atc", "clip", "stdim", "supervised"}
     assert seen == {(m, v) for m in methods for v in ("stack84", "full")}
     for r in nested:
         assert r.data.tags["arcadelab.flow_run_id"] == flow_run_id
@@ -132,7 +132,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     assert {"probe/stack84/probes.csv", "probe/stack84/probes.md", "probe/stack84/probe_f1.png",
             "probe/stack84/few_shot.png"} <= report
     model = client.get_registered_model("arcadelab-encoder")
-    assert {"champion", "atc", "clip", "autoencoder", "atc-full"} <= set(model.aliases)
+    assert {"champion", "atc", "clip", "stdim", "autoencoder", "atc-full"} <= set(model.aliases)
     champion = client.get_model_version_by_alias("arcadelab-encoder", "champion")
     assert champion.tags["arcadelab.dataset"] == data.data.tags["arcadelab.dataset"]
     assert champion.tags["arcadelab.view"] == "stack84"

@@ -34,6 +34,23 @@ def test_two_worker_ddp(tmp_path: Path, train_view) -> None:
     assert res.objective.encoder(x).shape == (2, 16)
 
 
+def test_stdim_early_stops_on_validation_and_keeps_the_best_epoch(
+        tmp_path: Path, smoke_dataset, train_view) -> None:
+    """ST-DIM on Ray Train with a validation split: one epoch without improvement stops it,
+    and the weights kept are those of the epoch with the lowest validation loss."""
+    from pipelines.views import view_dataset
+
+    _, data = smoke_dataset
+    val = view_dataset(data.path, "val", "stack84", ["ball_x", "player_y"], temporal_k=2)
+    cfg = _cfg(tmp_path, "pretrain.epochs=6", "pretrain.patience=1", "pretrain.lr=0.05")
+    res = pretrain(cfg, "stdim", "stack84", SPEC, train_view, 2, None, "", val=val)
+    assert 0 <= res.epoch < 6 and res.val_loss == res.val_loss  # a finite validation loss
+    state = torch.load(res.checkpoint / "state.pt", weights_only=True)
+    assert state["epoch"] == res.epoch and state["best_val"] == res.val_loss
+    # The returned encoder is that checkpoint's, not the last epoch's.
+    torch.testing.assert_close(res.objective.state_dict(), state["model"])
+
+
 def test_registry_aliases_and_errors(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     enc = build_encoder(SPEC)
