@@ -50,8 +50,11 @@ TAG_CACHE_KEY = "arcadelab.cache_key"
 ALWAYS_RUN = frozenset({"active"})
 # Stages whose input is a registered model found by alias: (model, alias) from the config. The
 # version behind the alias joins the key, so a newly registered policy is evaluated afresh.
-REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], tuple[str, str]]] = {
-    "policy_transfer": lambda cfg: (POLICY_MODEL, cfg.policy_transfer.alias)}
+REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], tuple[str, str] | None]] = {
+    "policy_transfer": lambda cfg: (POLICY_MODEL, cfg.policy_transfer.alias),
+    "data": lambda cfg: None if cfg.data.policy == "random" else (POLICY_MODEL, cfg.data.policy),
+    "policy_data": lambda cfg: (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random"
+                                else "current")}
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -100,8 +103,8 @@ def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] |
     key = {"stage": stage, "upstream": sorted(before), "config": visible,
            "code": code_digest(), "libraries": library_versions(),
            "store": tracking.tracking_uri(cfg)}
-    if stage in REGISTRY_INPUTS:
-        key["registered"] = registered_version(cfg, *REGISTRY_INPUTS[stage](cfg))
+    if stage in REGISTRY_INPUTS and (ref := REGISTRY_INPUTS[stage](cfg)) is not None:
+        key["registered"] = registered_version(cfg, *ref)
     return config_digest(key)
 
 
@@ -110,6 +113,8 @@ def registered_version(cfg: ArcadeConfig, model: str, alias: str) -> str:
     stage then runs and reports the missing alias itself)."""
     client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
     try:
+        if alias.isdigit():  # a version number: fixed, but it must exist
+            return str(client.get_model_version(model, alias).version)
         return str(client.get_model_version_by_alias(model, alias).version)
     except MlflowException:
         return "none"

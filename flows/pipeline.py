@@ -80,6 +80,13 @@ def policy_transfer_flow(cfg: ArcadeConfig) -> FlowResult:
     return run_stages(cfg, "policy_transfer", ("policy_transfer",))
 
 
+@flow(name="policy_data", log_prints=True)
+def policy_data_flow(cfg: ArcadeConfig) -> FlowResult:
+    """Frames the registered policy plays, and probes fitted on random-policy frames scored
+    on them (the distribution-shift test)."""
+    return run_stages(cfg, "policy_data", ("policy_data",))
+
+
 @flow(name="transfer", log_prints=True)
 def transfer_flow(cfg: ArcadeConfig) -> FlowResult:
     """Scratch vs frozen vs fine-tuned registry encoder, same seed and budget."""
@@ -107,7 +114,7 @@ def tune_flow(cfg: ArcadeConfig) -> FlowResult:
 
 
 STAGE_FLOWS = {"data": data_flow, "pretrain": pretrain_flow, "rl": rl_flow,
-               "policy_transfer": policy_transfer_flow,
+               "policy_transfer": policy_transfer_flow, "policy_data": policy_data_flow,
                "transfer": transfer_flow, "rl_curriculum": rl_curriculum_flow, "tune": tune_flow,
                "algorithms": algorithms_flow, "active": active_flow,
                "data_curriculum": curriculum_flow, **FAMILY_FLOWS}

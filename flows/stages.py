@@ -17,6 +17,7 @@ from flows.rl_flows import algorithms_task, rl_curriculum_task, transfer_task, t
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import DataResult, prepare_data, upstream_dataset
+from pipelines.policy_data import PolicyDataResult, run_policy_data_stage
 from pipelines.policy_transfer import PolicyTransferResult, run_policy_transfer_stage
 from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
 from pipelines.rl_train import RLResult, train_rl
@@ -52,9 +53,19 @@ def policy_transfer_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_
         return run_policy_transfer_stage(cfg, trained)
 
 
+@task(name="policy_data", cache_policy=NONE)
+def policy_data_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+                     upstream: dict[str, Any]) -> PolicyDataResult:
+    trained = upstream["rl"].policy_version if "rl" in upstream else None
+    registered = upstream["pretrain"].registered if "pretrain" in upstream else None
+    data = upstream_dataset(cfg, upstream)
+    with tracking.stage_run(cfg, "policy_data", parent_run_id, flow, flow_run_id):
+        return run_policy_data_stage(cfg, data, trained, registered)
+
+
 STAGE_TASKS: dict[str, Callable[..., Any]] = {
     "data": data_task, "pretrain": pretrain_task, "rl": rl_task,
-    "policy_transfer": policy_transfer_task,
+    "policy_data": policy_data_task, "policy_transfer": policy_transfer_task,
     "transfer": transfer_task, "rl_curriculum": rl_curriculum_task,
     "algorithms": algorithms_task, "active": active_task,
     "data_curriculum": data_curriculum_task,

@@ -29,7 +29,7 @@ from pydantic import (
 from agents.atari_env import check_game_id, rom_name
 
 STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
-          "data_curriculum", "rl", "policy_transfer", "transfer", "rl_curriculum",
+          "data_curriculum", "rl", "policy_data", "policy_transfer", "transfer", "rl_curriculum",
           "algorithms")
 SSL_METHODS = ("autoencoder", "atc", "clip", "stdim")
 ENCODER_VIEWS = ("stack84", "full")
@@ -101,7 +101,9 @@ class RuntimeConfig(_Section):
 class DataConfig(_Section):
     """Data prep: random-policy ALE rollouts collected by parallel Ray tasks."""
 
-    policy: Literal["random"] = Field("random", description="behaviour policy of the rollouts")
+    policy: str = Field(
+        "random", min_length=1, pattern=r"^\S+$",
+        description="behaviour policy: random, or an arcadelab-policy alias or version")
     num_tasks: int = Field(4, ge=1, description="parallel Ray collection tasks, one seed each")
     steps_per_task: int = Field(5_000, ge=1, description="env steps each task collects")
     max_episode_steps: int | None = Field(

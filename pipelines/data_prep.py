@@ -29,8 +29,8 @@ import ray
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
-from agents.atari_env import rom_name, rom_sha256
-from pipelines.config import ArcadeConfig
+from agents.atari_env import make_collect_env, rom_name, rom_sha256
+from pipelines.config import ArcadeConfig, config_digest
 from pipelines.dataset import (
     FORMAT_VERSION,
     MANIFEST,
@@ -41,7 +41,8 @@ from pipelines.dataset import (
 )
 from pipelines.labels import label_statistics, labels_for, screen_positions
 from pipelines.plots import frame_grid
-from pipelines.rollouts import RolloutSpec, collect_rollout, decode_frames
+from pipelines.registry import POLICY_MODEL, RegistryError, load_registered_policy, resolve
+from pipelines.rollouts import BehaviourPolicy, RolloutSpec, collect_rollout, decode_frames
 from pipelines.splits import SPLITS, assign_episode_splits, leaked_mask
 from pipelines.tracking import log_metrics
 
@@ -61,10 +62,62 @@ class DataResult:
         return f"{m.rows} rows ({splits}) at {self.path}"
 
 
-def dataset_path(cfg: ArcadeConfig) -> Path:
-    """Content-addressed location: same game and data config -> same folder."""
-    name = f"{rom_name(cfg.game)}-{cfg.hash('data')}"
+RANDOM_POLICY = "random"
+
+
+def policy_version(cfg: ArcadeConfig) -> str | None:
+    """The registry version behind `data.policy` (None for the random policy), resolved once,
+    so a moving alias never reuses data another policy version played."""
+    if cfg.data.policy == RANDOM_POLICY:
+        return None
+    try:
+        return resolve(cfg.data.policy, POLICY_MODEL)[0]
+    except RegistryError as exc:
+        raise DatasetError(f"data.policy: {exc}") from None
+
+
+def dataset_path(cfg: ArcadeConfig, version: str | None = None) -> Path:
+    """Content-addressed location: same game and data config (and behaviour-policy version)
+    -> same folder. `version` saves a registry lookup where it is already resolved."""
+    if cfg.data.policy != RANDOM_POLICY and version is None:
+        version = policy_version(cfg)
+    sci = cfg.science()
+    if version is not None:  # an alias and the version it names collect the same data
+        sci["data"] = {**sci["data"], "policy": f"{POLICY_MODEL}/{version}"}
+    digest = config_digest({"game": sci["game"], "seed": sci["seed"], "data": sci["data"]})
+    name = f"{rom_name(cfg.game)}-{digest}"
     return (cfg.runtime.work_dir / "datasets" / name).resolve()
+
+
+def behaviour_policy(cfg: ArcadeConfig) -> BehaviourPolicy | None:
+    """The registered policy `data.policy` names, checked against the policy view the RL config
+    defines; DatasetError (before any collection) if it is missing or does not fit."""
+    if cfg.data.policy == RANDOM_POLICY:
+        return None
+    try:
+        net, spec, version = load_registered_policy(cfg.data.policy)
+        trained_on = resolve(version, POLICY_MODEL)[1].get("game", cfg.game)
+    except (RegistryError, OSError, ValueError) as exc:
+        raise DatasetError(f"data.policy: {exc}") from None
+    if trained_on != cfg.game:
+        raise DatasetError(f"data.policy: {POLICY_MODEL}@{cfg.data.policy} (version {version}) "
+                           f"plays {trained_on}, but game is {cfg.game}")
+    expected = (cfg.rl.frame_stack, cfg.rl.screen_size, cfg.rl.screen_size)
+    if spec.input_shape != expected:
+        raise DatasetError(
+            f"data.policy: models:/{POLICY_MODEL}@{cfg.data.policy} (version {version}) reads "
+            f"observations {spec.input_shape}, but the policy view of this config is "
+            f"{expected} (rl.frame_stack x rl.screen_size^2); set those to match the policy")
+    env = make_collect_env(cfg.game)
+    actions = int(env.action_space.n)
+    env.close()
+    if net.policy.out_features != actions:
+        raise DatasetError(f"data.policy: {POLICY_MODEL}@{cfg.data.policy} (version {version}) "
+                           f"chooses among {net.policy.out_features} actions, but {cfg.game} "
+                           f"has {actions}")
+    weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    return BehaviourPolicy(spec, actions, weights,
+                           f"{POLICY_MODEL}@{cfg.data.policy} (v{version})")
 
 
 def upstream_dataset(cfg: ArcadeConfig, upstream: Mapping[str, Any]) -> Path:
@@ -73,13 +126,14 @@ def upstream_dataset(cfg: ArcadeConfig, upstream: Mapping[str, Any]) -> Path:
     return upstream["data"].path if "data" in upstream else dataset_path(cfg)
 
 
-def rollout_specs(cfg: ArcadeConfig) -> list[RolloutSpec]:
+def rollout_specs(cfg: ArcadeConfig, policy: BehaviourPolicy | None = None
+                  ) -> list[RolloutSpec]:
     d = cfg.data
     # Distinct, reproducible seeds per task derived from the root seed.
     seeds = np.random.SeedSequence([cfg.seed, 1]).generate_state(d.num_tasks)
     return [
         RolloutSpec(cfg.game, i, int(seeds[i]), d.steps_per_task, d.frameskip,
-                    d.repeat_action_probability, d.max_episode_steps)
+                    d.repeat_action_probability, d.max_episode_steps, policy)
         for i in range(d.num_tasks)
     ]
 
@@ -90,7 +144,8 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
     Dataset folders are content-addressed, so an intact dataset made from the same game, seed
     and data config is reused (checksums verified) unless `data.reuse` is off.
     """
-    path = dataset_path(cfg)
+    version = policy_version(cfg)
+    path = dataset_path(cfg, version)
     if cfg.data.reuse and (path / MANIFEST).is_file():
         try:
             manifest = verify(path)
@@ -101,16 +156,18 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
             result = DataResult(path, manifest, math.nan, _samples_png(path))
             log_dataset(result, pd.DataFrame(manifest.label_stats), reused=True)
             return result
-    return _collect(cfg, path)
+    return _collect(cfg, path, behaviour_policy(cfg))
 
 
 def _samples_png(path: Path) -> Path:
     return path.parent / f"{path.name}-samples.png"
 
 
-def _collect(cfg: ArcadeConfig, path: Path) -> DataResult:
+def _collect(cfg: ArcadeConfig, path: Path, policy: BehaviourPolicy | None) -> DataResult:
     d = cfg.data
-    specs = rollout_specs(cfg)
+    specs = rollout_specs(cfg, policy)
+    if policy is not None:
+        log.info("data: collecting with %s (sampled actions)", policy.source)
     remote = ray.remote(num_cpus=1, num_returns=2, max_retries=2)(collect_rollout)
     start = time.perf_counter()
     pending = {}
@@ -185,6 +242,7 @@ def _collect(cfg: ArcadeConfig, path: Path) -> DataResult:
             low_entropy_labels=tuple(stats.loc[stats.low_entropy, "label"]),
             dropped_leaked_frames=int(leaked.sum()),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            extra={"behaviour_policy": policy.source if policy else RANDOM_POLICY},
         )
         writer.commit(manifest)
     log.info("data: wrote %d rows in %d shards to %s", manifest.rows, len(manifest.shards), path)
@@ -228,7 +286,9 @@ def log_dataset_input(path: Path, manifest: Manifest, context: str) -> None:
     source path) plus tags, so lineage shows in the UI and through the client."""
     mlflow.set_tags({"arcadelab.dataset": manifest.name,
                      "arcadelab.dataset_digest": manifest.digest(),
-                     "arcadelab.dataset_path": str(path)})
+                     "arcadelab.dataset_path": str(path),
+                     "arcadelab.behaviour_policy": manifest.extra.get("behaviour_policy",
+                                                                      RANDOM_POLICY)})
     with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
         warnings.simplefilter("ignore")
         source = resolve_dataset_source(str(path))

@@ -106,8 +106,9 @@ def fit_linear_probe(
     """Train one linear layer (Adam, cross-entropy) on train, early-stop on val F1, test.
 
     With ``standardize`` (the default) features are scaled by the train split's mean and std;
-    without it they enter raw, as in AtariARI's probes (docs/pretraining.md measures both). The weights with the best
-    validation F1 are kept; training stops after ``patience`` epochs without improvement.
+    without it they enter raw, as in AtariARI's probes (docs/pretraining.md measures both).
+    The weights with the best validation F1 are kept; training stops after ``patience``
+    epochs without improvement.
     Randomness (initialisation, shuffling) comes from a local ``torch.Generator(seed)``.
     """
     if epochs < 1 or batch_size < 1 or patience < 1 or num_classes < 1:

@@ -78,26 +78,36 @@ def set_alias(alias: str, version: str, model: str = ENCODER_MODEL) -> None:
     MlflowClient().set_registered_model_alias(model, alias, version)
 
 
+def model_uri(ref: str, model: str = ENCODER_MODEL) -> str:
+    """`models:/<model>/<n>` for a version number, `models:/<model>@<alias>` for an alias."""
+    return f"models:/{model}/{ref}" if ref.isdigit() else f"models:/{model}@{ref}"
+
+
 def resolve(alias: str, model: str = ENCODER_MODEL) -> tuple[str, dict[str, str]]:
-    """Version and tags behind `<model>@alias`; RegistryError if there is none."""
+    """Version and tags behind `<model>@alias` (or version `alias` if it is a number);
+    RegistryError if there is none."""
+    client = MlflowClient()
     try:
-        mv = MlflowClient().get_model_version_by_alias(model, alias)
+        mv = (client.get_model_version(model, alias) if alias.isdigit()
+              else client.get_model_version_by_alias(model, alias))
     except MlflowException as exc:
         hint = "arcadelab run pretrain" if model == ENCODER_MODEL else "arcadelab rl"
         raise RegistryError(
-            f"nothing registered as models:/{model}@{alias} "
+            f"nothing registered as {model_uri(alias, model)} "
             f"({str(exc).splitlines()[0]}); run `{hint}` first") from None
     return str(mv.version), dict(mv.tags)
 
 
 def load_registered_encoder(alias: str, expected: EncoderSpec | None = None
                             ) -> tuple[nn.Module, EncoderSpec, str]:
-    """Download `models:/arcadelab-encoder@alias` and rebuild the encoder (weights only)."""
+    """Download `models:/arcadelab-encoder@alias` (or version `alias` if it is a number) and
+    rebuild the encoder (weights only)."""
     version, _ = resolve(alias)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{ENCODER_MODEL}@{alias}"))
+    uri = model_uri(alias)
+    local = Path(mlflow.artifacts.download_artifacts(uri))
     found = [p.parent for p in local.rglob("encoder.json")]
     if not found:
-        raise RegistryError(f"models:/{ENCODER_MODEL}@{alias} holds no encoder checkpoint")
+        raise RegistryError(f"{uri} holds no encoder checkpoint")
     encoder, spec = load_encoder(found[0], expected)
     return encoder, spec, version
 
@@ -138,9 +148,10 @@ def encoder_or_random(alias: str, fallback: EncoderSpec, seed: int, stage: str
 def load_registered_policy(alias: str) -> tuple[ActorCritic, EncoderSpec, str]:
     """Download `models:/arcadelab-policy@alias` and rebuild the policy (weights only)."""
     version, _ = resolve(alias, POLICY_MODEL)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{POLICY_MODEL}@{alias}"))
+    uri = model_uri(alias, POLICY_MODEL)
+    local = Path(mlflow.artifacts.download_artifacts(uri))
     found = [p.parent for p in local.rglob("policy.json")]
     if not found:
-        raise RegistryError(f"models:/{POLICY_MODEL}@{alias} holds no policy checkpoint")
+        raise RegistryError(f"{uri} holds no policy checkpoint")
     net, spec = load_policy(found[0])
     return net, spec, version

@@ -1,5 +1,6 @@
-"""One rollout worker: plays an ALE game with a seeded random policy and returns rows that
-follow the data contract (frame, RAM and sound of one instant; action, reward, done; labels).
+"""One rollout worker: plays an ALE game with a seeded random policy, or with a registered
+policy network (`data.policy`), and returns rows that follow the data contract (frame, RAM and
+sound of one instant; action, reward, done; labels).
 
 Pure apart from the emulator: runs in a Ray task on any node and returns Arrow tables, so no
 node needs to see another's disk.
@@ -8,14 +9,35 @@ node needs to see another's disk.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import pyarrow as pa
+import torch
 
 from agents.atari_env import ale_of, make_collect_env, rom_name
+from models.actor_critic import ActorCritic
+from models.encoder import EncoderSpec, build_encoder
 from pipelines.dataset import FRAME_SHAPE, RAM_BYTES, SOUND_SAMPLES
 from pipelines.labels import extract_labels, labels_for
+
+
+@dataclass(frozen=True)
+class BehaviourPolicy:
+    """A policy network to collect with: weights and shapes travel to the Ray task (no shared
+    disk, nothing unpickled but tensors)."""
+
+    spec: EncoderSpec
+    num_actions: int
+    weights: dict[str, torch.Tensor] = field(repr=False)
+    source: str  # e.g. "arcadelab-policy@current (v3)"
+
+    def build(self) -> ActorCritic:
+        net = ActorCritic(build_encoder(self.spec), self.spec.feature_dim, self.num_actions)
+        net.load_state_dict(self.weights)
+        return net.eval()
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,33 @@ class RolloutSpec:
     frameskip: int = 4
     repeat_action_probability: float = 0.25
     max_episode_steps: int | None = None
+    policy: BehaviourPolicy | None = None  # None: uniform random actions
+
+
+class PolicyActor:
+    """Samples actions from a policy network's softmax over the policy's own view of the
+    stored frames: each frame resized to HxW (INTER_AREA, as the RL env) and the last C
+    stacked, the first frame repeated at an episode start. Sampling, not argmax: the data
+    should cover what the policy does, with its own randomness (seeded)."""
+
+    def __init__(self, policy: BehaviourPolicy, seed: int):
+        torch.set_num_threads(1)  # one env per Ray task (num_cpus=1)
+        self.net = policy.build()
+        c, h, w = policy.spec.input_shape
+        self.size = (w, h)
+        self.stack: deque[np.ndarray] = deque(maxlen=c)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def reset(self, frame: np.ndarray) -> None:
+        small = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        self.stack.extend([small] * self.stack.maxlen)
+
+    def act(self, frame: np.ndarray) -> int:
+        self.stack.append(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA))
+        obs = torch.from_numpy(np.stack(self.stack)[None])
+        with torch.no_grad():
+            probs = torch.softmax(self.net.logits(self.net.features(obs)), -1)
+        return int(torch.multinomial(probs[0], 1, generator=self.gen).item())
 
 
 def frame_hash(frame: np.ndarray) -> str:
@@ -58,6 +107,12 @@ def collect_rollout(spec: RolloutSpec) -> tuple[pa.Table, pa.Table]:
     ale = ale_of(env)
     env.action_space.seed(spec.seed)
     obs, _ = env.reset(seed=spec.seed)
+    actor = PolicyActor(spec.policy, spec.seed) if spec.policy is not None else None
+    if actor is not None:
+        if spec.policy.num_actions != env.action_space.n:
+            raise ValueError(f"{spec.policy.source} chooses among {spec.policy.num_actions} "
+                             f"actions but {spec.game} has {env.action_space.n}")
+        actor.reset(obs["image"])
 
     n = spec.steps
     frames = np.empty((n, *FRAME_SHAPE), np.uint8)
@@ -76,7 +131,7 @@ def collect_rollout(spec: RolloutSpec) -> tuple[pa.Table, pa.Table]:
         sounds[i] = obs["sound"]
         episode_ids.append(f"t{spec.task_index:03d}-e{episode:04d}")
         steps[i] = t
-        action = env.action_space.sample()
+        action = env.action_space.sample() if actor is None else actor.act(obs["image"])
         obs, reward, terminated, truncated, _ = env.step(action)
         actions[i], rewards[i] = action, reward
         dones[i], truncs[i] = terminated or truncated, truncated
@@ -84,6 +139,8 @@ def collect_rollout(spec: RolloutSpec) -> tuple[pa.Table, pa.Table]:
         if terminated or truncated:
             episode, t = episode + 1, 0
             obs, _ = env.reset()
+            if actor is not None:
+                actor.reset(obs["image"])
     env.close()
 
     hashes = [frame_hash(f) for f in frames]

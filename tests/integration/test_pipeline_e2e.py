@@ -94,6 +94,12 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     assert {"fewshot/policy_transfer.png", "fewshot/policy_transfer.json"} <= {
         a.path for a in client.list_artifacts(pt.info.run_id, "fewshot")}
 
+    # The shift test: data played by the rl stage's own policy, probes scored on it.
+    pdata = children["policy_data"]
+    assert pdata.data.tags["arcadelab.behaviour_policy_version"] == str(rl_policy[0].version)
+    for enc in ("random", "stdim", "supervised"):
+        assert 0 <= pdata.data.metrics[f"probe/shift/{enc}/mean_f1"] <= 1
+
     # RL experiments: one nested run per arm and the comparison in the experiment's run.
     for stage, arms in (("transfer", ("scratch", "frozen", "finetune")),
                         ("rl_curriculum", ("curriculum", "no_curriculum")),
