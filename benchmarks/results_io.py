@@ -16,21 +16,32 @@ from pipelines.tracking import git_sha
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def append_rows(name: str, rows: Iterable[Mapping[str, Any]], *, seed: int,
-                config_hash: str) -> Path:
-    """Append rows to `benchmarks/results/<name>.csv` with seed, config_hash, git_sha, date.
+def append_rows(name: str, rows: Iterable[Mapping[str, Any]], *, seed: int | None = None,
+                config_hash: str | None = None, replace: str | None = None) -> Path:
+    """Append rows to `benchmarks/results/<name>.csv`, stamped with seed, config_hash, git_sha
+    and date where a row does not carry its own.
 
-    Columns are the union of the file's and the new rows' (a new column leaves older rows
-    empty), so a results file grows without ever being rewritten by hand."""
+    `replace` names a column (e.g. `run_id`): older rows with a value the new rows carry there
+    are dropped first, so re-reading a run that went on updates its rows instead of doubling
+    them. Columns are the union of the file's and the new rows' (a new column leaves older
+    rows empty), so a results file grows without ever being edited by hand."""
     new = pd.DataFrame(list(rows))
     if new.empty:
         raise ValueError(f"no rows to append to {name}.csv")
-    new = new.assign(seed=seed, config_hash=config_hash, git_sha=git_sha(),
-                     date=dt.date.today().isoformat())
+    stamps = {"seed": seed, "config_hash": config_hash, "git_sha": git_sha(),
+              "date": dt.date.today().isoformat()}
+    for col, value in stamps.items():
+        if col not in new.columns:
+            new[col] = value
+        elif value is not None:
+            new[col] = new[col].fillna(value)
     path = RESULTS / f"{name}.csv"
     RESULTS.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+        old = pd.read_csv(path)
+        if replace is not None and replace in old.columns:
+            old = old[~old[replace].isin(set(new[replace]))]
+        new = pd.concat([old, new], ignore_index=True)
     tmp = path.with_suffix(".csv.tmp")
     new.to_csv(tmp, index=False)
     tmp.replace(path)  # never a half-written results file

@@ -328,6 +328,9 @@ class PretrainConfig(_Section):
     batch_size: int = Field(128, ge=2, description="per-worker batch (>= 2: in-batch negatives)")
     lr: float = Field(3e-4, gt=0, description="Adam learning rate")
     feature_dim: int = Field(256, ge=1, description="encoder output size")
+    arch: Literal["nature_cnn", "small_cnn"] = Field(
+        "nature_cnn", description="encoder architecture (AtariARI: nature_cnn; the laptop RL "
+        "policy: small_cnn, so a transfer experiment pretrains that)")
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
     use_gpu: bool = Field(False, description="one GPU per worker")
     atc_k: int = Field(

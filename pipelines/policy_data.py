@@ -108,7 +108,8 @@ def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
     mlflow.set_tags({"arcadelab.behaviour_policy_version": version})
     labels = probe_labels(base)
     c, h, w = view_shape(POLICY_VIEW)
-    spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=cfg.pretrain.feature_dim)
+    spec = EncoderSpec(arch=cfg.pretrain.arch, in_channels=c, height=h, width=w,
+                       feature_dim=cfg.pretrain.feature_dim)
     sets = {s: view_dataset(random_data, s, POLICY_VIEW, labels) for s in SPLITS}
     shifted = [view_dataset(played.path, s, POLICY_VIEW, labels) for s in SPLITS
                if played.manifest.splits[s]["rows"]]

@@ -121,7 +121,8 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
     methods = list(p.methods) + (["supervised"] if p.supervised_baseline else [])
     for view in p.views:
         c, h, w = view_shape(view)
-        spec = EncoderSpec(in_channels=c, height=h, width=w, feature_dim=p.feature_dim)
+        spec = EncoderSpec(arch=p.arch, in_channels=c, height=h, width=w,
+                           feature_dim=p.feature_dim)
         log.info("pretrain: building the %s view of %s", view, manifest.name)
         # Every split carries the temporal partner: validation losses of ATC and ST-DIM need it.
         data = {s: view_dataset(data_path, s, view, labels, cfg.pretrain.atc_k,

@@ -195,7 +195,10 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
             evaluation_duration_unit="episodes",
             evaluation_num_env_runners=0,
             evaluation_config=PPOConfig.overrides(
-                explore=False, num_envs_per_env_runner=1,
+                # One env per episode, stepped together (capped): ten greedy episodes cost
+                # about one episode's wall time, and each env plays one episode, so the first
+                # episodes to end are not over-represented.
+                explore=False, num_envs_per_env_runner=min(rl.evaluation_episodes, 16),
                 # With a curriculum, evaluation always plays its target (last) task.
                 env_config=state.target_env_config() if state else config.env_config),
         )

@@ -73,19 +73,29 @@ def setup(cfg: ArcadeConfig) -> str:
     return uri
 
 
+# MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces), not on
+# its runs; arcadelab's experiments hold training runs.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_id(flow: str, cfg: ArcadeConfig) -> str:
+    """`arcadelab/<flow>`, created on first use and tagged as a model-training experiment
+    (experiments made before the tag existed get it here)."""
     name = f"arcadelab/{flow}"
     exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    try:
-        return mlflow.create_experiment(name, artifact_location=artifact_root(cfg))
-    except mlflow.exceptions.MlflowException:
-        # Created concurrently by another flow run: use theirs.
-        exp = mlflow.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+    if exp is None:
+        try:
+            return mlflow.create_experiment(name, artifact_location=artifact_root(cfg),
+                                            tags=EXPERIMENT_KIND)
+        except mlflow.exceptions.MlflowException:
+            # Created concurrently by another flow run: use theirs.
+            exp = mlflow.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    for key, value in EXPERIMENT_KIND.items():
+        if exp.tags.get(key) != value:
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, key, value)
+    return exp.experiment_id
 
 
 def git_sha() -> str:

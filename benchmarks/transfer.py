@@ -1,0 +1,178 @@
+"""Transfer into the Pong policy, measured: scratch vs frozen vs fine-tuned pretrained encoder.
+
+Three arms that differ only in where the encoder's weights start (and whether they train):
+`scratch` (random init, the champion's architecture and size), `frozen` and `finetune` (the
+registry's champion of the policy view). One pinned RL config for every arm; a greedy
+evaluation of 10 episodes every 12 iterations (49,152 env steps) to a fixed budget, no early
+stop. Each arm is its own `arcadelab rl` run, resumable, in its own work dir, all logging to
+one MLflow store (the one pretraining registered the champion in).
+
+Pretrain the champion into the store (the policy's view and architecture):
+
+    .venv/bin/arcadelab run pretrain --work-dir .arcadelab/transfer \\
+        --set pretrain.arch=small_cnn --set "pretrain.views=[stack84]"
+
+Run one arm (an hour of a quiet 2-core machine; `--resume` continues a killed one):
+
+    .venv/bin/python benchmarks/transfer.py run --store .arcadelab/transfer --mode finetune --seed 0
+
+Read every arm into `benchmarks/results/transfer.csv` and the chart:
+
+    .venv/bin/python benchmarks/transfer.py read --store .arcadelab/transfer \\
+        --plot docs/img/transfer_curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from results_io import append_rows  # benchmarks/ is the script dir, on sys.path
+
+from pipelines.rl_experiments import steps_to_return
+
+MODES = ("scratch", "frozen", "finetune")
+THRESHOLDS = (0.0, 10.0, 18.0)
+TRAIN_BATCH = 4_096  # the laptop default, pinned below
+EVAL_EVERY = 12  # iterations: 49,152 env steps
+
+
+def pinned(mode: str, seed: int, steps: int, alias: str, arch: str, feature_dim: int
+           ) -> list[str]:
+    """The one RL config of the experiment, as `--set` overrides of the laptop preset."""
+    return [f"seed={seed}", f"rl.transfer={mode}", f"rl.encoder_alias={alias}",
+            f"rl.arch={arch}", f"rl.feature_dim={feature_dim}",
+            f"rl.train_batch_size={TRAIN_BATCH}", "rl.num_epochs=4", "rl.minibatch_size=256",
+            f"rl.iterations={math.ceil(steps / TRAIN_BATCH)}",
+            f"rl.evaluation_every={EVAL_EVERY}", "rl.evaluation_episodes=10",
+            f"rl.checkpoint_every={EVAL_EVERY}", "rl.video_max_steps=0"]
+
+
+def champion_spec(store: Path, alias: str) -> tuple[str, int]:
+    """Architecture and feature size of the encoder behind the alias (scratch copies them)."""
+    client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
+    local = Path(mlflow.artifacts.download_artifacts(
+        f"models:/arcadelab-encoder@{alias}", tracking_uri=client.tracking_uri))
+    spec = json.loads(next(local.rglob("encoder.json")).read_text())
+    return spec["arch"], int(spec["feature_dim"])
+
+
+def run(args: argparse.Namespace) -> None:
+    store = args.store.resolve()
+    arch, dim = champion_spec(store, args.alias)
+    work = store / "arms" / f"{args.mode}-s{args.seed}"
+    cmd = [str(Path(sys.executable).parent / "arcadelab"), "rl", "--work-dir", str(work),
+           "--mlflow-uri", f"sqlite:///{store / 'mlflow.db'}",
+           *(x for s in pinned(args.mode, args.seed, args.steps, args.alias, arch, dim)
+             for x in ("--set", s))] + (["--resume"] if args.resume else [])
+    print(" ".join(cmd), flush=True)
+    raise SystemExit(subprocess.call(cmd))
+
+
+def read_arms(store: Path) -> pd.DataFrame:
+    """One row per evaluation of every arm's run in the store."""
+    client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
+    rows = []
+    for exp in client.search_experiments():
+        for r in client.search_runs([exp.experiment_id], "tags.`arcadelab.stage` = 'rl'"):
+            p = r.data.params
+            if p.get("rl.evaluation_every") != str(EVAL_EVERY):
+                continue  # not an arm of this experiment
+            for m in client.get_metric_history(r.info.run_id, "rl/eval_return"):
+                rows.append({"mode": p["rl.transfer"], "seed": int(p["seed"]),
+                             "env_steps": int(m.step), "eval_return": m.value,
+                             "run_id": r.info.run_id, "status": r.info.status,
+                             "config_hash": r.data.tags.get("arcadelab.config_hash"),
+                             "git_sha": r.data.tags.get("arcadelab.git_sha"),
+                             "encoder_version": r.data.tags.get("arcadelab.encoder_version", ""),
+                             "arch": p.get("rl.arch")})
+    return pd.DataFrame(rows).sort_values(["mode", "seed", "env_steps"]) if rows else \
+        pd.DataFrame()
+
+
+def holds_from(steps: list[int], returns: list[float], threshold: float) -> float | None:
+    """Env steps from which every later evaluation is >= threshold (None: never)."""
+    last_below = max((s for s, v in zip(steps, returns, strict=True) if v < threshold),
+                     default=-1)
+    after = [s for s in steps if s > last_below]
+    return float(after[0]) if after else None
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for (mode, seed), g in df.groupby(["mode", "seed"]):
+        s, v = g.env_steps.tolist(), g.eval_return.tolist()
+        row = {"mode": mode, "seed": seed, "last_env_steps": s[-1], "last_return": v[-1]}
+        for t in THRESHOLDS:
+            row[f"steps_to_{t:+g}"] = steps_to_return(s, v, t)
+        row["holds_+18_from"] = holds_from(s, v, 18.0)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def plot(df: pd.DataFrame, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, mode in enumerate(m for m in MODES if m in set(df["mode"])):
+        sub = df[df["mode"] == mode]
+        for _, g in sub.groupby("seed"):
+            ax.plot(g.env_steps / 1e6, g.eval_return, color=f"C{i}", alpha=0.35, lw=1)
+        mean = sub.groupby("env_steps").eval_return.mean()
+        n = sub.seed.nunique()
+        ax.plot(mean.index / 1e6, mean.values, "o-", ms=3, color=f"C{i}",
+                label=f"{mode} (mean of {n} seed{'s' if n > 1 else ''})")
+    for t in THRESHOLDS:
+        ax.axhline(t, color="grey", ls=":", lw=0.8)
+    ax.set(xlabel="env steps (millions)", ylabel="greedy evaluation return (10 episodes)",
+           ylim=(-22, 22), title="PPO on Pong: encoder from scratch, frozen or fine-tuned")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+def read(args: argparse.Namespace) -> None:
+    df = read_arms(args.store)
+    if df.empty:
+        raise SystemExit(f"no transfer arm has evaluated yet in {args.store}")
+    print(summary(df).to_string(index=False))
+    if not args.no_write:
+        print(f"wrote {append_rows('transfer', df.to_dict('records'), replace='run_id')}")
+    if args.plot:
+        plot(df, args.plot)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run (or --resume) one arm")
+    r.add_argument("--store", type=Path, required=True)
+    r.add_argument("--mode", choices=MODES, required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--steps", type=int, default=2_000_000)
+    r.add_argument("--alias", default="champion")
+    r.add_argument("--resume", action="store_true")
+    r.set_defaults(fn=run)
+    rd = sub.add_parser("read", help="evaluations of every arm -> transfer.csv (+ chart)")
+    rd.add_argument("--store", type=Path, required=True)
+    rd.add_argument("--plot", type=Path)
+    rd.add_argument("--no-write", action="store_true")
+    rd.set_defaults(fn=read)
+    args = ap.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
