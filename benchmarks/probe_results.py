@@ -25,9 +25,13 @@ PROTOCOL = {"full": "atariari", "stack84": "policy_view"}
 
 
 def latest(client: MlflowClient, stage: str) -> Run | None:
+    """The newest finished stage run that computed its tables (not a per-method child run,
+    not a cached reuse that only points at another run)."""
     runs = [r for e in client.search_experiments()
             for r in client.search_runs([e.experiment_id], f"tags.`arcadelab.stage` = '{stage}'"
-                                        " and attributes.status = 'FINISHED'")]
+                                        " and attributes.status = 'FINISHED'")
+            if "arcadelab.method" not in r.data.tags
+            and r.data.tags.get("arcadelab.cached") != "true"]
     return max(runs, key=lambda r: r.info.start_time) if runs else None
 
 

@@ -93,8 +93,13 @@ def read_arms(store: Path) -> pd.DataFrame:
                              "git_sha": r.data.tags.get("arcadelab.git_sha"),
                              "encoder_version": r.data.tags.get("arcadelab.encoder_version", ""),
                              "arch": p.get("rl.arch")})
-    return pd.DataFrame(rows).sort_values(["mode", "seed", "env_steps"]) if rows else \
-        pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    # A resumed arm is a new run that re-evaluates the steps after its last checkpoint: the
+    # newest run's value counts (runs come newest first from MLflow).
+    df = df.drop_duplicates(["mode", "seed", "env_steps"], keep="first")
+    return df.sort_values(["mode", "seed", "env_steps"])
 
 
 def holds_from(steps: list[int], returns: list[float], threshold: float) -> float | None:

@@ -38,7 +38,7 @@ from prefect.tasks import exponential_backoff
 
 from pipelines import tracking
 from pipelines.config import STAGES, ArcadeConfig, config_digest
-from pipelines.registry import POLICY_MODEL
+from pipelines.registry import ENCODER_MODEL, POLICY_MODEL
 
 log = logging.getLogger("arcadelab")
 
@@ -50,11 +50,14 @@ TAG_CACHE_KEY = "arcadelab.cache_key"
 ALWAYS_RUN = frozenset({"active"})
 # Stages whose input is a registered model found by alias: (model, alias) from the config. The
 # version behind the alias joins the key, so a newly registered policy is evaluated afresh.
-REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], tuple[str, str] | None]] = {
-    "policy_transfer": lambda cfg: (POLICY_MODEL, cfg.policy_transfer.alias),
-    "data": lambda cfg: None if cfg.data.policy == "random" else (POLICY_MODEL, cfg.data.policy),
-    "policy_data": lambda cfg: (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random"
-                                else "current")}
+REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], list[tuple[str, str]]]] = {
+    "policy_transfer": lambda cfg: [(POLICY_MODEL, cfg.policy_transfer.alias)],
+    "data": lambda cfg: [] if cfg.data.policy == "random" else [(POLICY_MODEL, cfg.data.policy)],
+    "policy_data": lambda cfg: [
+        (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random" else "current"),
+        *((ENCODER_MODEL, m) for m in (*cfg.pretrain.methods, "supervised"))]}
+# Sections a stage reads though they belong to other stages: never hidden from its key.
+READS: dict[str, tuple[str, ...]] = {"policy_data": ("data", "pretrain", "probe", "rl")}
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -98,13 +101,18 @@ def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] |
                     ) -> str:
     """The key a finished stage is stored and found under (see the module doc)."""
     before = set(upstream)
-    hidden = {s for s in STAGES if s != stage and s not in before} | {"pipeline"}
+    hidden = ({s for s in STAGES if s != stage and s not in before} - set(READS.get(stage, ())))\
+        | {"pipeline"}
     visible = {k: v for k, v in cfg.science().items() if k not in hidden}
     key = {"stage": stage, "upstream": sorted(before), "config": visible,
            "code": code_digest(), "libraries": library_versions(),
            "store": tracking.tracking_uri(cfg)}
-    if stage in REGISTRY_INPUTS and (ref := REGISTRY_INPUTS[stage](cfg)) is not None:
-        key["registered"] = registered_version(cfg, *ref)
+    refs = REGISTRY_INPUTS.get(stage, lambda _: [])(cfg)
+    if "data" in visible and cfg.data.policy != "random":
+        # Every stage downstream of policy-played data follows the version that played it.
+        refs = [*refs, (POLICY_MODEL, cfg.data.policy)]
+    if refs:
+        key["registered"] = [registered_version(cfg, *ref) for ref in refs]
     return config_digest(key)
 
 

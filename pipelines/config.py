@@ -324,7 +324,8 @@ class PretrainConfig(_Section):
     views: tuple[str, ...] = Field(
         ENCODER_VIEWS, description="stack84: the policy's 4x84x84; full: AtariARI's 210x160"
     )
-    epochs: int = Field(10, ge=1, description="passes over the train split")
+    epochs: int = Field(
+        40, ge=1, description="most passes over the train split (early stopping: patience)")
     batch_size: int = Field(128, ge=2, description="per-worker batch (>= 2: in-batch negatives)")
     lr: float = Field(3e-4, gt=0, description="Adam learning rate")
     feature_dim: int = Field(256, ge=1, description="encoder output size")
@@ -339,6 +340,10 @@ class PretrainConfig(_Section):
         3, ge=1, description="epochs without a lower validation loss before training stops "
         "(the encoder kept is the one with the lowest validation loss)")
     atc_momentum: float = Field(0.99, ge=0, lt=1, description="ATC target-encoder EMA")
+    atc_shift: int = Field(
+        0, ge=0, description="ATC: random-shift padding in pixels (the paper: 4; on Pong a "
+        "shift moves the features more than the ball and paddles do, and the loss stayed at "
+        "chance: docs/pretraining.md)")
     max_failures: int = Field(2, ge=0, description="worker failures survived (from checkpoint)")
     register_models: bool = Field(True, description="register encoders as arcadelab-encoder")
 

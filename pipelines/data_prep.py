@@ -89,13 +89,14 @@ def dataset_path(cfg: ArcadeConfig, version: str | None = None) -> Path:
     return (cfg.runtime.work_dir / "datasets" / name).resolve()
 
 
-def behaviour_policy(cfg: ArcadeConfig) -> BehaviourPolicy | None:
-    """The registered policy `data.policy` names, checked against the policy view the RL config
-    defines; DatasetError (before any collection) if it is missing or does not fit."""
-    if cfg.data.policy == RANDOM_POLICY:
+def behaviour_policy(cfg: ArcadeConfig, version: str | None) -> BehaviourPolicy | None:
+    """The registered policy version `data.policy` resolved to, checked against the game and
+    the policy view the RL config defines; DatasetError (before any collection) if it is
+    missing or does not fit. Loaded by version: an alias that moves meanwhile cannot mix two."""
+    if version is None:
         return None
     try:
-        net, spec, version = load_registered_policy(cfg.data.policy)
+        net, spec, version = load_registered_policy(version)
         trained_on = resolve(version, POLICY_MODEL)[1].get("game", cfg.game)
     except (RegistryError, OSError, ValueError) as exc:
         raise DatasetError(f"data.policy: {exc}") from None
@@ -156,7 +157,7 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
             result = DataResult(path, manifest, math.nan, _samples_png(path))
             log_dataset(result, pd.DataFrame(manifest.label_stats), reused=True)
             return result
-    return _collect(cfg, path, behaviour_policy(cfg))
+    return _collect(cfg, path, behaviour_policy(cfg, version))
 
 
 def _samples_png(path: Path) -> Path:

@@ -28,7 +28,7 @@ from models.encoder import EncoderSpec, build_encoder
 from pipelines import registry
 from pipelines.config import ArcadeConfig, with_section
 from pipelines.data_prep import RANDOM_POLICY, DataResult, log_dataset_input, prepare_data
-from pipelines.dataset import verify
+from pipelines.dataset import read_split, verify
 from pipelines.pretrain_stage import POLICY_VIEW, extract_features, probe_labels
 from pipelines.probes import probe_all, probe_bar_chart, probe_table_markdown
 from pipelines.splits import SPLITS
@@ -95,14 +95,27 @@ def _features(encoder: nn.Module, sets: dict[str, ray.data.Dataset]
     return feats, labels
 
 
+def _unseen_rows(played: ray.data.Dataset, seen: set[str]) -> np.ndarray:
+    """Indices of the played rows whose frame never occurs in the probes' training data
+    (reset and serve frames repeat across datasets; AtariARI drops such test frames too)."""
+    hashes = np.concatenate([b["frame_hash"] for b in played.iter_batches(
+        batch_size=4096, batch_format="numpy")])
+    return np.flatnonzero([h not in seen for h in hashes])
+
+
 def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
                           trained_version: str | None = None,
                           registered: dict[str, str] | None = None) -> PolicyDataResult:
     """Collect with the policy, then the shift test; logs to the active MLflow run."""
     ref = behaviour_ref(cfg, trained_version)
-    played = prepare_data(with_section(cfg, "data", policy=ref))
-    version = registry.resolve(ref, registry.POLICY_MODEL)[0]
+    version = registry.resolve(ref, registry.POLICY_MODEL)[0]  # once: the alias may move
+    played = prepare_data(with_section(cfg, "data", policy=version))
     base = verify(random_data)
+    if base.extra.get("behaviour_policy", RANDOM_POLICY) != RANDOM_POLICY:
+        # The probes must learn from random-policy frames, whatever data.policy says.
+        random_cfg = with_section(cfg, "data", policy=RANDOM_POLICY)
+        random_data = prepare_data(random_cfg).path
+        base = verify(random_data)
     log_dataset_input(random_data, base, context="probe_train")
     log_dataset_input(played.path, played.manifest, context="shift_test")
     mlflow.set_tags({"arcadelab.behaviour_policy_version": version})
@@ -111,15 +124,22 @@ def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
     spec = EncoderSpec(arch=cfg.pretrain.arch, in_channels=c, height=h, width=w,
                        feature_dim=cfg.pretrain.feature_dim)
     sets = {s: view_dataset(random_data, s, POLICY_VIEW, labels) for s in SPLITS}
-    shifted = [view_dataset(played.path, s, POLICY_VIEW, labels) for s in SPLITS
-               if played.manifest.splits[s]["rows"]]
-    sets["shift"] = shifted[0].union(*shifted[1:]) if len(shifted) > 1 else shifted[0]
+    shifted = [view_dataset(played.path, s, POLICY_VIEW, labels, frame_hashes=True)
+               for s in SPLITS if played.manifest.splits[s]["rows"]]
+    sets["shift"] = (shifted[0].union(*shifted[1:]) if len(shifted) > 1 else shifted[0]
+                     ).materialize()
+    seen = set(read_split(random_data, "train", ["frame_hash"]).column("frame_hash")
+               .to_pylist())
+    keep = _unseen_rows(sets["shift"], seen)
+    log_metrics({f"{PREFIX}/frames": len(keep),
+                 f"{PREFIX}/dropped_seen_frames": sets["shift"].count() - len(keep)})
     pr = cfg.probe
     kwargs: dict[str, Any] = {"epochs": pr.epochs, "lr": pr.lr, "batch_size": pr.batch_size,
                               "patience": pr.patience, "seed": cfg.seed}
     rows = []
     for name, enc_version in shift_encoders(cfg, registered).items():
         x, y = _features(_encoder(enc_version, spec, cfg.seed), sets)
+        x["shift"], y["shift"] = x["shift"][keep], y["shift"][keep]
         ys = {k: {n: v[:, i] for i, n in enumerate(labels)} for k, v in y.items()}
         # The same train/val/seed fit the same probe, scored on each test set in turn.
         inside = probe_all({s: x[s] for s in SPLITS}, {s: ys[s] for s in SPLITS},

@@ -42,7 +42,7 @@ class Objective(nn.Module):
     """One pretraining method around a fresh encoder: `forward(batch) -> loss`."""
 
     def __init__(self, method: str, spec: EncoderSpec, num_labels: int = 0,
-                 atc_momentum: float = 0.99):
+                 atc_momentum: float = 0.99, atc_shift: int = 0):
         super().__init__()
         self.method = method
         self.encoder = build_encoder(spec)
@@ -51,7 +51,7 @@ class Objective(nn.Module):
             self.model: nn.Module = AutoEncoder(
                 self.encoder, ConvDecoder(d, spec.in_channels, spec.height, spec.width))
         elif method == "atc":
-            self.model = ATC(self.encoder, d, momentum=atc_momentum)
+            self.model = ATC(self.encoder, d, momentum=atc_momentum, pad=atc_shift)
         elif method == "stdim":
             self.model = STDIM(self.encoder, d)
         elif method == "clip":
@@ -95,6 +95,7 @@ class PretrainResult:
     checkpoint: Path
     epoch: int = 0  # the epoch whose weights were kept (the lowest validation loss, if any)
     val_loss: float = math.nan  # that epoch's validation loss
+    val_history: tuple[float, ...] = ()  # the validation loss of every epoch run
 
 
 def _unwrap(model: nn.Module) -> Objective:
@@ -115,10 +116,11 @@ def _validation_loss(model: nn.Module, shard: Any, batch_size: int, device: torc
                 continue
             total, seen = total + _unwrap(model)(batch).item() * n, seen + n
     model.train()
-    sums = torch.tensor([total, float(seen)], dtype=torch.float64)
+    # On the training device: NCCL (GPU workers) reduces only CUDA tensors.
+    sums = torch.tensor([total, float(seen)], dtype=torch.float64, device=device)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(sums)
-    return float(sums[0] / sums[1]) if sums[1] > 0 else math.nan
+    return float(sums[0] / sums[1]) if sums[1] > 0 else math.nan  # nan: nothing to score
 
 
 def train_loop(config: dict[str, Any]) -> None:
@@ -128,9 +130,10 @@ def train_loop(config: dict[str, Any]) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.manual_seed(config["seed"] + rank)
     spec = EncoderSpec(**config["spec"])
-    objective = Objective(config["method"], spec, config["num_labels"], config["atc_momentum"])
+    objective = Objective(config["method"], spec, config["num_labels"], config["atc_momentum"],
+                          config["atc_shift"])
     optimizer = torch.optim.Adam(objective.trainable(), lr=config["lr"])
-    start_epoch, best, stale = 0, math.inf, 0
+    start_epoch, best, stale, history = 0, math.inf, 0, []
     if (ckpt := ray.train.get_checkpoint()) is not None:  # a restart after a failure
         with ckpt.as_directory() as d:
             state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
@@ -138,6 +141,7 @@ def train_loop(config: dict[str, Any]) -> None:
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = int(state["epoch"]) + 1
         best, stale = float(state.get("best_val", math.inf)), int(state.get("stale", 0))
+        history = [float(v) for v in state.get("val_history", [])]
     model = ray.train.torch.prepare_model(objective)
     device = ray.train.torch.get_device()
     shard = ray.train.get_dataset_shard("train")
@@ -161,18 +165,20 @@ def train_loop(config: dict[str, Any]) -> None:
                    "frames_per_s": seen * world / max(elapsed, 1e-9), "epoch_time_s": elapsed}
         if val is not None:
             val_loss = _validation_loss(model, val, config["batch_size"], device)
+            history.append(val_loss)
             if val_loss < best:
                 best, stale = val_loss, 0
-            else:
+            elif math.isfinite(best):  # no finite score yet (an empty split): nothing to stop on
                 stale += 1
-            # Without a finite loss (an empty split) the last epoch counts as the best.
-            metrics["val_loss"] = val_loss if math.isfinite(val_loss) else -float(epoch)
+            # A diverged (non-finite) epoch must never rank as the best checkpoint.
+            metrics["val_loss"] = val_loss if math.isfinite(val_loss) else math.inf
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
                 inner = _unwrap(model)
                 torch.save({"model": inner.state_dict(), "optimizer": optimizer.state_dict(),
-                            "epoch": epoch, "best_val": best, "stale": stale},
+                            "epoch": epoch, "best_val": best, "stale": stale,
+                            "val_history": history},
                            Path(tmp) / STATE)
                 save_encoder(inner.encoder, spec, Path(tmp) / "encoder")
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
@@ -219,7 +225,8 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
         loop,
         train_loop_config={
             "method": method, "spec": spec.__dict__, "num_labels": num_labels,
-            "atc_momentum": p.atc_momentum, "lr": p.lr, "epochs": p.epochs,
+            "atc_momentum": p.atc_momentum, "atc_shift": p.atc_shift, "lr": p.lr,
+            "epochs": p.epochs,
             "batch_size": p.batch_size, "seed": cfg.seed, "run_id": run_id,
             "tracking_uri": tracking_uri, "metric_prefix": f"pretrain/{view}/{method}",
             "preview": preview, "validate": val is not None, "patience": p.patience,
@@ -238,11 +245,18 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
     start = time.perf_counter()
     result = trainer.fit()
     elapsed = time.perf_counter() - start
-    chosen = (result.get_best_checkpoint("val_loss", "min") if val is not None
-              else result.checkpoint)
+    chosen = result.checkpoint
+    if val is not None and result.checkpoint is not None:
+        with result.checkpoint.as_directory() as d:  # the last epoch holds the whole history
+            last = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
+        history = tuple(float(v) for v in last.get("val_history", []))
+        if any(math.isfinite(v) for v in history):
+            chosen = result.get_best_checkpoint("val_loss", "min")
+    else:
+        history = ()
     if chosen is None:
         raise RuntimeError(f"pretraining {method} on {view} produced no checkpoint")
-    objective = Objective(method, spec, num_labels, p.atc_momentum)
+    objective = Objective(method, spec, num_labels, p.atc_momentum, p.atc_shift)
     with chosen.as_directory() as d:
         state = torch.load(Path(d) / STATE, map_location="cpu", weights_only=True)
         objective.load_state_dict(state["model"])
@@ -252,4 +266,5 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
     return PretrainResult(method, view, objective, spec, float(metrics.get("loss", math.nan)),
                           float(metrics.get("frames_per_s", math.nan)), elapsed,
                           Path(chosen.path), int(state["epoch"]),
-                          float(state.get("best_val", math.nan)) if val is not None else math.nan)
+                          float(state.get("best_val", math.nan)) if val is not None else math.nan,
+                          history)

@@ -196,8 +196,9 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
             evaluation_num_env_runners=0,
             evaluation_config=PPOConfig.overrides(
                 # One env per episode, stepped together (capped): ten greedy episodes cost
-                # about one episode's wall time, and each env plays one episode, so the first
-                # episodes to end are not over-represented.
+                # about the wall time of the longest. RLlib counts the first N episodes to end,
+                # so an env that finishes twice before another finishes once adds a short one;
+                # Pong's shortest game (21-0) takes ~760 steps, so that is rare.
                 explore=False, num_envs_per_env_runner=min(rl.evaluation_episodes, 16),
                 # With a curriculum, evaluation always plays its target (last) task.
                 env_config=state.target_env_config() if state else config.env_config),

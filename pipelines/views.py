@@ -56,16 +56,19 @@ def episode_rows(batch: dict[str, np.ndarray], view: str, labels: list[str],
         "labels": np.stack([batch[f"label_{n}"][order].astype(np.int64) for n in labels], 1)
         if labels else np.zeros((len(order), 0), np.int64),
     }
+    if "frame_hash" in batch:
+        out["frame_hash"] = np.asarray(batch["frame_hash"])[order]
     if temporal_k is not None:
         out["obs_next"] = obs[temporal_partner(len(order), temporal_k)]
     return out
 
 
 def view_dataset(path: Path, split: str, view: str, labels: list[str],
-                 temporal_k: int | None = None, shuffle_seed: int | None = None
-                 ) -> ray.data.Dataset:
+                 temporal_k: int | None = None, shuffle_seed: int | None = None,
+                 frame_hashes: bool = False) -> ray.data.Dataset:
     """A materialised Ray Dataset of one split in one view: columns obs (C,H,W uint8), ram
-    (128 uint8), labels (L int64), and obs_next (the t+k positive) when `temporal_k` is set.
+    (128 uint8), labels (L int64), obs_next (the t+k positive) when `temporal_k` is set, and
+    frame_hash with `frame_hashes` (a string column: not for torch loaders).
 
     Rows come grouped by episode; with `shuffle_seed` they are shuffled across the whole split
     (a training loader's local buffer alone would fill each batch from one stretch of one
@@ -74,7 +77,8 @@ def view_dataset(path: Path, split: str, view: str, labels: list[str],
     view_shape(view)
     if not load_manifest(path).shard_names(split):
         raise DatasetError(f"dataset {path} has no rows in split {split!r}")
-    columns = ["episode_id", "step", "frame", "ram", *(f"label_{n}" for n in labels)]
+    columns = ["episode_id", "step", "frame", "ram", *(f"label_{n}" for n in labels),
+               *(["frame_hash"] if frame_hashes else [])]
     fn_kwargs: dict[str, Any] = {"view": view, "labels": labels, "temporal_k": temporal_k}
     ctx = DataContext.get_current()
     previous = ctx.shuffle_strategy

@@ -3,6 +3,7 @@ aliases and clear errors (a killed worker: tests/reliability/test_train_worker_k
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import mlflow
@@ -44,9 +45,14 @@ def test_stdim_early_stops_on_validation_and_keeps_the_best_epoch(
     val = view_dataset(data.path, "val", "stack84", ["ball_x", "player_y"], temporal_k=2)
     cfg = _cfg(tmp_path, "pretrain.epochs=6", "pretrain.patience=1", "pretrain.lr=0.05")
     res = pretrain(cfg, "stdim", "stack84", SPEC, train_view, 2, None, "", val=val)
-    assert 0 <= res.epoch < 6 and res.val_loss == res.val_loss  # a finite validation loss
+    history = res.val_history
+    assert history and all(math.isfinite(v) for v in history)
+    best = min(range(len(history)), key=history.__getitem__)
+    assert res.epoch == best and res.val_loss == history[best]
+    # It ran until `patience` (1) epochs without a lower loss, or to the budget.
+    assert len(history) == min(6, best + 2)
     state = torch.load(res.checkpoint / "state.pt", weights_only=True)
-    assert state["epoch"] == res.epoch and state["best_val"] == res.val_loss
+    assert state["epoch"] == best
     # The returned encoder is that checkpoint's, not the last epoch's.
     torch.testing.assert_close(res.objective.state_dict(), state["model"])
 

@@ -1,0 +1,85 @@
+"""Markdown tables for docs/pretraining.md, drawn from `benchmarks/results/probes.csv` only.
+
+    .venv/bin/python benchmarks/probe_report.py            # every table
+    .venv/bin/python benchmarks/probe_report.py ablation  # or atariari, policy_view, fewshot, shift
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+from results_io import read_rows  # benchmarks/ is the script dir, on sys.path
+
+# AtariARI (Anand et al. 2019, Table 2 / appendix), Pong row, mean probe F1 (random-agent data).
+PAPER_PONG = {"majority": 0.10, "random": 0.17, "autoencoder": 0.09,  # VAE in the paper
+              "pixel prediction": 0.70, "cpc": 0.71, "stdim": 0.81, "supervised": 0.87}
+ORDER = ["majority", "pixels_1nn", "random", "autoencoder", "atc", "clip", "stdim", "supervised"]
+VARIABLES = ["player_y", "enemy_y", "ball_x", "ball_y", "player_score", "enemy_score", "mean"]
+
+
+def _md(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v)
+                                       for v in row) + " |")
+    return "\n".join(lines)
+
+
+def ablation(rows: pd.DataFrame) -> str:
+    """Random-init cells of benchmarks/probe_ablation.py: mean over encoder seeds."""
+    r = rows[(rows.protocol == "atariari") & (rows.encoder == "random")
+             & rows.encoder_seed.notna()].copy()
+    r["cell"] = r.ablation.fillna("").replace("", "current protocol")
+    t = r.pivot_table(index="cell", columns="variable", values="f1", aggfunc="mean")
+    seeds = r.groupby("cell").encoder_seed.nunique()
+    t = t.reindex(columns=[v for v in VARIABLES if v in t.columns]).sort_values("mean")
+    t.insert(0, "seeds", seeds.reindex(t.index))
+    return _md(t.reset_index())
+
+
+def protocol(rows: pd.DataFrame, name: str) -> str:
+    """The fixed protocol's table: each encoder's latest run, per variable, with the paper."""
+    r = rows[(rows.protocol == name) & rows.ablation.fillna("").eq("")]
+    if r.empty:
+        return f"(no rows for protocol {name})"
+    if "run_id" not in r.columns:
+        r = r.assign(run_id=pd.NA)
+    # A stage run's rows where one exists (its latest), else the ablation script's (all seeds).
+    staged = r[r.run_id.notna()]
+    last = staged.groupby("encoder")["run_id"].last()  # rows are appended in time order
+    r = pd.concat([staged[staged.run_id == staged.encoder.map(last)],
+                   r[r.run_id.isna() & ~r.encoder.isin(last.index)]])
+    t = r.pivot_table(index="encoder", columns="variable", values="f1", aggfunc="mean")
+    t = t.reindex(index=[e for e in ORDER if e in t.index],
+                  columns=[v for v in VARIABLES if v in t.columns])
+    if name == "atariari":
+        t["paper mean (AtariARI)"] = [PAPER_PONG.get(e, float("nan")) for e in t.index]
+    return _md(t.reset_index())
+
+
+def fewshot(rows: pd.DataFrame) -> str:
+    r = rows[rows.protocol.str.startswith("fewshot_") & (rows.variable == "mean")].copy()
+    if r.empty:
+        return "(no few-shot rows)"
+    r["labels"] = r.protocol.str.removeprefix("fewshot_").astype(int)
+    t = r.pivot_table(index="encoder", columns="labels", values="f1", aggfunc="last")
+    return _md(t.reindex([e for e in ORDER if e in t.index]).reset_index())
+
+
+def main() -> None:
+    rows = read_rows("probes")
+    which = sys.argv[1:] or ["ablation", "atariari", "policy_view", "fewshot", "shift"]
+    for name in which:
+        print(f"\n### {name}\n")
+        if name == "ablation":
+            print(ablation(rows))
+        elif name == "fewshot":
+            print(fewshot(rows))
+        else:
+            print(protocol(rows, name))
+
+
+if __name__ == "__main__":
+    main()
