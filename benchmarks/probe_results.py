@@ -42,13 +42,13 @@ def _csv(client: MlflowClient, run: Run, path: str, tmp: str) -> pd.DataFrame | 
     return pd.read_csv(client.download_artifacts(run.info.run_id, path, tmp))
 
 
-def rows_of(client: MlflowClient, game: str, tmp: str) -> list[dict]:
+def rows_of(client: MlflowClient, game: str, tmp: str, ablation: str = "") -> list[dict]:
     rows: list[dict] = []
     for stage in ("pretrain", "policy_data"):
         run = latest(client, stage)
         if run is None:
             continue
-        stamp = {"game": game, "run_id": run.info.run_id, "ablation": "",
+        stamp = {"game": game, "run_id": run.info.run_id, "ablation": ablation,
                  "seed": int(run.data.params.get("seed", 0)),
                  "config_hash": run.data.tags.get("arcadelab.config_hash"),
                  "git_sha": run.data.tags.get("arcadelab.git_sha"),
@@ -77,10 +77,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work-dir", type=Path, required=True)
     ap.add_argument("--game", default="ALE/Pong-v5")
+    ap.add_argument("--ablation", default="", help="name of the cell these runs measured "
+                    "(empty: the fixed protocol)")
     args = ap.parse_args()
     client = MlflowClient(f"sqlite:///{(args.work_dir / 'mlflow.db').resolve()}")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = rows_of(client, args.game, tmp)
+        rows = rows_of(client, args.game, tmp, args.ablation)
     if not rows:
         raise SystemExit(f"no finished pretrain or policy_data run in {args.work_dir}")
     table = pd.DataFrame(rows)

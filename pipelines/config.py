@@ -643,6 +643,19 @@ class ScheduleConfig(_Section):
 class ArcadeConfig(_Section):
     """The whole resolved config of a flow run."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        # A config given as an object ({preset: smoke, ...}, e.g. a deployment's parameters)
+        # means that preset's sizes under its own values, as when loaded by name; a resolved
+        # config (every field explicit) is unchanged by it.
+        if isinstance(data, Mapping) and "preset" in data:
+            if data["preset"] not in PRESETS:
+                raise ValueError(f"preset: unknown preset {data['preset']!r} "
+                                 f"(choose from {', '.join(PRESETS)})")
+            return deep_merge(PRESETS[data["preset"]], data)
+        return data
+
     preset: str = Field("laptop", description="the preset this config started from")
     game: str = Field("ALE/Pong-v5", description="ALE env id shared by every stage")
     seed: int = Field(0, ge=0, description="root seed; stages derive theirs from it")

@@ -235,7 +235,7 @@ def test_unknown_key_from_file(tmp_path: Path) -> None:
         ("rl.lr=fast", "rl.lr"),
         ("seed=[1, 2]", "seed"),
         ("data.split=0.5", "data.split"),
-        ("data.policy=greedy", "data.policy"),
+        ("data.policy=two words", "data.policy"),
         ("rl.rollout_fragment_length=sometimes", "rl.rollout_fragment_length"),
     ],
 )
@@ -386,3 +386,17 @@ def test_flatten_config_covers_every_field() -> None:
     assert flat["rl.iterations"] == 50
     assert flat["game"] == "ALE/Pong-v5"
     assert not any(isinstance(v, dict) for v in flat.values())
+
+
+def test_a_config_object_naming_a_preset_gets_its_sizes() -> None:
+    """A deployment's `cfg: {preset: smoke}` is the smoke preset, not laptop sizes under a
+    smoke label; its own values still win, and a resolved config is unchanged."""
+    from pipelines.config import ArcadeConfig, ConfigError, validate
+
+    cfg = ArcadeConfig.model_validate({"preset": "smoke", "rl": {"iterations": 5}})
+    smoke = load_config("smoke")
+    assert cfg.data == smoke.data and cfg.rl.iterations == 5
+    assert cfg.rl.train_batch_size == smoke.rl.train_batch_size
+    assert validate(smoke.model_dump(mode="json")) == smoke
+    with pytest.raises(ConfigError, match="unknown preset 'tiny'"):
+        validate({"preset": "tiny"})
