@@ -66,8 +66,15 @@ def champion_spec(store: Path, alias: str) -> tuple[str, int]:
 
 def run(args: argparse.Namespace) -> None:
     store = args.store.resolve()
-    arch, dim = champion_spec(store, args.alias)
+    if args.arch:  # scratch before any champion exists: the architecture it will have
+        if args.mode != "scratch":
+            raise SystemExit("--arch is for the scratch arm; frozen and finetune use the "
+                             "champion's")
+        arch, dim = args.arch, args.feature_dim
+    else:
+        arch, dim = champion_spec(store, args.alias)
     work = store / "arms" / f"{args.mode}-s{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
     cmd = [str(Path(sys.executable).parent / "arcadelab"), "rl", "--work-dir", str(work),
            "--mlflow-uri", f"sqlite:///{store / 'mlflow.db'}",
            *(x for s in pinned(args.mode, args.seed, args.steps, args.alias, arch, dim)
@@ -169,6 +176,9 @@ def main() -> None:
     r.add_argument("--steps", type=int, default=2_000_000)
     r.add_argument("--alias", default="champion")
     r.add_argument("--resume", action="store_true")
+    r.add_argument("--arch", choices=["small_cnn", "nature_cnn"],
+                   help="scratch only: the architecture without reading the champion's")
+    r.add_argument("--feature-dim", type=int, default=256)
     r.set_defaults(fn=run)
     rd = sub.add_parser("read", help="evaluations of every arm -> transfer.csv (+ chart)")
     rd.add_argument("--store", type=Path, required=True)

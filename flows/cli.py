@@ -12,6 +12,7 @@ import typer
 
 from flows.cli_label import label_app
 from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+from pipelines.work_dir import WorkDirError, ensure_writable
 
 if TYPE_CHECKING:
     from flows.pipeline import FlowResult
@@ -47,13 +48,23 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _config(preset: str, files: list[Path] | None, sets: list[str] | None,
             ray_address: str | None, work_dir: Path | None, mlflow_uri: str | None,
-            **runtime: object) -> ArcadeConfig:
+            *, writable: bool = True, **runtime: object) -> ArcadeConfig:
+    """The resolved config; with `writable` (every command that writes), a work dir that
+    cannot be created or written to is refused here, before Ray, Prefect or MLflow start."""
     try:
-        return load_config(preset, files or (), sets or (), runtime={
+        cfg = load_config(preset, files or (), sets or (), runtime={
             "ray_address": ray_address, "work_dir": work_dir, "mlflow_tracking_uri": mlflow_uri,
             **runtime})
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
+    if writable:
+        # The SQLite file counts only when it is the store in use (tracking.tracking_uri's rule).
+        local_store = not (cfg.runtime.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+        try:
+            ensure_writable(cfg.runtime.work_dir, ("mlflow.db",) if local_store else ())
+        except WorkDirError as exc:
+            raise _fail(f"{exc}; choose another --work-dir", 1) from None
+    return cfg
 
 
 def _run(flow_name: str, cfg: ArcadeConfig) -> None:
@@ -142,7 +153,7 @@ def show_config(preset: Preset = "laptop", config: ConfigFiles = None, set_: Set
                 ray_address: RayAddress = None, work_dir: WorkDir = None,
                 mlflow_uri: MlflowUri = None) -> None:
     """Validate and print the resolved config as YAML (no compute)."""
-    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)
+    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri, writable=False)
     typer.echo(to_yaml(cfg), nl=False)
     typer.echo(f"# config hash: {cfg.hash()}", err=True)
 
@@ -154,7 +165,7 @@ def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
     """Serve the MLflow UI over this work dir's results (binds 127.0.0.1 unless told)."""
     from pipelines.tracking import tracking_uri
 
-    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri)
+    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
     uri = tracking_uri(cfg)
     typer.echo(f"MLflow UI on http://{host}:{port} for {uri}  (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
@@ -179,6 +190,46 @@ def serve(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = No
                     "process's own Prefect server", fg=typer.colors.YELLOW, err=True)
     serve_deployments(cfg)
 
+
+@app.command()
+def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
+           as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+           = False,
+           limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+                                              help="how many recent flow runs")] = 10) -> None:
+    """Recent flow runs, newest first, stage by stage: state, duration, reused or ran, a key
+    metric, the MLflow run id (reads the store; writes nothing)."""
+    from pipelines.status import (
+        StoreMissingError,
+        StoreUnreadableError,
+        format_table,
+        read_status,
+        sqlite_path,
+        to_json,
+    )
+    from pipelines.tracking import TrackingUnavailableError, check_tracking_server, tracking_uri
+
+    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
+    uri = tracking_uri(cfg)
+    db = sqlite_path(uri)
+    # Name the work dir when the store is its own SQLite file; else the store itself.
+    home = cfg.runtime.work_dir.resolve()
+    in_home = db is not None and db.parent == home
+    where = str(home) if in_home else uri
+    try:
+        check_tracking_server(uri, cfg.runtime.connect_timeout_s)
+        runs = read_status(uri, limit)
+    except StoreMissingError as exc:
+        raise _fail(f"work dir {home} does not exist" if in_home
+                    else f"MLflow store {uri}: {exc}", 1) from None
+    except (TrackingUnavailableError, StoreUnreadableError) as exc:
+        raise _fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(to_json(runs))
+    else:
+        typer.echo(format_table(runs), nl=False)
+    if not runs:
+        typer.echo(f"no flow runs recorded in {where}", err=as_json)
 
 
 if __name__ == "__main__":

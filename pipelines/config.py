@@ -250,8 +250,9 @@ def game_variants(game: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(modes, difficulties) the game's ROM offers, as ALE reports them (Pong: 0-1, 0-3)."""
     import ale_py
 
+    # Static, and before the interface exists: its constructor prints the ALE banner otherwise.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     ale = ale_py.ALEInterface()
-    ale.setLoggerMode(ale_py.LoggerMode.Error)  # as ale-py's own env: no ROM banner per load
     ale.loadROM(ale_py.roms.get_rom_path(rom_name(game)))
     return tuple(ale.getAvailableModes()), tuple(ale.getAvailableDifficulties())
 
