@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/probe_report.py            # every table
     .venv/bin/python benchmarks/probe_report.py ablation  # or atariari, policy_view, fewshot, shift
+    .venv/bin/python benchmarks/probe_report.py --plots docs/img   # the policy view's charts
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 from results_io import read_rows  # benchmarks/ is the script dir, on sys.path
@@ -60,7 +62,8 @@ def protocol(rows: pd.DataFrame, name: str) -> str:
 
 
 def fewshot(rows: pd.DataFrame) -> str:
-    r = rows[rows.protocol.str.startswith("fewshot_") & (rows.variable == "mean")].copy()
+    r = _latest(rows, "fewshot_")
+    r = r[r.variable == "mean"].copy()
     if r.empty:
         return "(no few-shot rows)"
     r["labels"] = r.protocol.str.removeprefix("fewshot_").astype(int)
@@ -68,8 +71,37 @@ def fewshot(rows: pd.DataFrame) -> str:
     return _md(t.reindex([e for e in ORDER if e in t.index]).reset_index())
 
 
+def _latest(rows: pd.DataFrame, protocol_prefix: str) -> pd.DataFrame:
+    """Fixed-protocol rows of each encoder's latest stage run for the protocols named."""
+    r = rows[rows.protocol.str.startswith(protocol_prefix) & rows.ablation.fillna("").eq("")
+             & rows.run_id.notna()]
+    last = r.groupby("encoder")["run_id"].last()
+    return r[r.run_id == r.encoder.map(last)]
+
+
+def plots(rows: pd.DataFrame, out: Path) -> None:
+    """The policy view's probe bars and few-shot curves, drawn from the rows."""
+    from pipelines.probes import few_shot_chart, probe_bar_chart
+
+    view = _latest(rows, "policy_view").rename(columns={"variable": "label"})
+    view = view.assign(order=view.encoder.map({e: i for i, e in enumerate(ORDER)}))
+    view = view.sort_values("order")
+    probe_bar_chart(view[["encoder", "label", "f1"]], out / "probe-f1-policy-view.png",
+                    "Linear-probe F1 per RAM variable (policy view, laptop data)")
+    few = _latest(rows, "fewshot_")
+    few = few.assign(size=few.n_train.astype(int),
+                     order=few.encoder.map({e: i for i, e in enumerate(ORDER)}))
+    few_shot_chart(few.sort_values(["order", "size"])[["encoder", "size", "f1"]],
+                   out / "few-shot-policy-view.png",
+                   "Few-shot probe F1 vs labelled frames (policy view, laptop data)")
+    print(f"wrote {out}/probe-f1-policy-view.png and few-shot-policy-view.png")
+
+
 def main() -> None:
     rows = read_rows("probes")
+    if "--plots" in sys.argv:
+        plots(rows, Path(sys.argv[sys.argv.index("--plots") + 1]))
+        return
     which = sys.argv[1:] or ["ablation", "atariari", "policy_view", "fewshot", "shift"]
     for name in which:
         print(f"\n### {name}\n")

@@ -178,9 +178,9 @@ def serve(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = No
           ray_address: RayAddress = None, work_dir: WorkDir = None,
           mlflow_uri: MlflowUri = None) -> None:
     """Register the scheduled deployments of `schedule.deployments` and serve their runs."""
+    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)  # before Prefect
     from flows.serve import build_deployments, serve_deployments
 
-    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)
     try:
         build_deployments(cfg)  # bad schedules fail here, before anything is registered
     except ConfigError as exc:

@@ -17,21 +17,26 @@ class WorkDirError(OSError):
 
 
 def ensure_writable(work_dir: Path, files: Iterable[str] = ()) -> Path:
-    """Create `work_dir` if needed and prove it writable by creating and deleting a temp file
-    in it; each of `files` that already exists there must open for writing too (a read-only
-    `mlflow.db` in a writable folder is the same failure). Returns the absolute path."""
+    """Prove `work_dir` can be written, or created and then written, by creating and deleting
+    a temp file in it or, while it does not exist yet, in its nearest existing ancestor:
+    nothing is left behind (a run refused later, say for an unreachable MLflow server, must
+    leave no empty work dir). Each of `files` that already exists there must open for
+    writing too (a read-only `mlflow.db` in a writable folder is the same failure). Returns
+    the absolute path."""
     path = work_dir.expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise WorkDirError(f"work dir {path} is not a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise WorkDirError(f"work dir {path} cannot be created: Not a directory ({probe})")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WorkDirError(f"work dir {path} cannot be created: {_reason(exc, path)}") from None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".arcadelab-write-check-"):
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".arcadelab-write-check-"):
             pass
     except OSError as exc:
-        raise WorkDirError(f"work dir {path} is not writable: "
+        what = "is not writable" if probe == path else f"cannot be created in {probe}"
+        raise WorkDirError(f"work dir {path} {what}: "
                            f"{exc.strerror or exc}") from None  # not the temp file's name
     for name in files:
         existing = path / name

@@ -53,8 +53,8 @@ def test_work_dir_under_a_file_is_refused(command: list[str], tmp_path: Path) ->
     result = runner.invoke(app, [*command, "--preset", "smoke", "--work-dir", str(work)])
     assert result.exit_code == 1, result.output
     line = _one_error_line(result.stderr)
-    assert line == (f"error: work dir {work} cannot be created: Not a directory; "
-                    "choose another --work-dir")
+    assert line == (f"error: work dir {work} cannot be created: Not a directory "
+                    f"({work.parent}); choose another --work-dir")
 
 
 @pytest.mark.parametrize("command", [["pipeline"], ["run", "data"], ["serve"]])
@@ -90,10 +90,12 @@ def test_read_only_commands_do_not_check_or_create(command: list[str], tmp_path:
     assert not work.exists()
 
 
-def test_ensure_writable_creates_nested_dir_and_leaves_nothing(tmp_path: Path) -> None:
+def test_ensure_writable_proves_a_nested_dir_and_leaves_nothing(tmp_path: Path) -> None:
+    """A work dir yet to be made is proved creatable without being made: a run refused later
+    (an unreachable MLflow server, say) leaves no empty work dir behind."""
     work = tmp_path / "a" / "b"
     assert ensure_writable(work, ("mlflow.db",)) == work
-    assert work.is_dir() and list(work.iterdir()) == []
+    assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []
 
 
 def test_ensure_writable_refuses_a_file(tmp_path: Path) -> None:
