@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from pipelines.rl_experiments import holds_from
 from pipelines.rl_train import EVAL_MARKS
 
 TARGET = 18.0  # the learning target: +18 within 2M env steps
@@ -74,10 +75,9 @@ def report(curve: Curve) -> None:
     print(f"    first eval >= +{TARGET:.0f}: " + (f"{first[0]:,} env steps ({first[1]:+.1f})"
                                                  if first else "not reached"))
     # One lucky evaluation is not learning: from where on does every one pass?
-    last_below = max((s for s, v in curve.evals if v < TARGET), default=-1)
-    stays = next((s for s, _ in curve.evals if s > last_below), None)
+    stays = holds_from([s for s, _ in curve.evals], [v for _, v in curve.evals], TARGET)
     if stays is not None:
-        print(f"    every eval >= +{TARGET:.0f} from {stays:,} env steps on")
+        print(f"    every eval >= +{TARGET:.0f} from {stays:,.0f} env steps on")
     if curve.train:
         best = max(curve.train, key=lambda p: p[1])
         print(f"    best training mean return {best[1]:+.2f} at {best[0]:,}; "

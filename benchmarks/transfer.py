@@ -36,7 +36,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from results_io import append_rows  # benchmarks/ is the script dir, on sys.path
 
-from pipelines.rl_experiments import steps_to_return
+from pipelines.rl_experiments import holds_from, steps_to_return
 
 MODES = ("scratch", "frozen", "finetune")
 THRESHOLDS = (0.0, 10.0, 18.0)
@@ -107,14 +107,6 @@ def read_arms(store: Path) -> pd.DataFrame:
     # newest run's value counts (runs come newest first from MLflow).
     df = df.drop_duplicates(["mode", "seed", "env_steps"], keep="first")
     return df.sort_values(["mode", "seed", "env_steps"])
-
-
-def holds_from(steps: list[int], returns: list[float], threshold: float) -> float | None:
-    """Env steps from which every later evaluation is >= threshold (None: never)."""
-    last_below = max((s for s, v in zip(steps, returns, strict=True) if v < threshold),
-                     default=-1)
-    after = [s for s in steps if s > last_below]
-    return float(after[0]) if after else None
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:

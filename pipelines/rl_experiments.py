@@ -33,6 +33,18 @@ def steps_to_return(steps: Sequence[float], returns: Sequence[float],
     return None
 
 
+def holds_from(steps: Sequence[float], returns: Sequence[float],
+               threshold: float) -> float | None:
+    """Env steps from which every later point of a curve is at or above `threshold` (None:
+    never): one lucky evaluation is not learning, a target held is."""
+    if len(steps) != len(returns):
+        raise ValueError(f"curve has {len(steps)} steps but {len(returns)} returns")
+    last_below = max((s for s, r in zip(steps, returns, strict=True)
+                      if math.isnan(r) or r < threshold), default=None)
+    after = [s for s in steps if last_below is None or s > last_below]
+    return float(after[0]) if after else None
+
+
 def threshold_label(x: float) -> str:
     return f"{x:g}"
 

@@ -61,3 +61,16 @@ def test_curriculum_arms_share_budget_and_target() -> None:
 def test_bad_rl_settings_are_refused(sets: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config("smoke", sets=sets)
+
+
+def test_holds_from_is_where_every_later_point_passes() -> None:
+    from pipelines.rl_experiments import holds_from
+
+    steps = [10, 20, 30, 40, 50]
+    assert holds_from(steps, [-21, 19, 5, 18, 20], 18) == 40  # a lucky 19 at 20 does not count
+    assert holds_from(steps, [18, 19, 20, 21, 21], 18) == 10
+    assert holds_from(steps, [18, 19, 20, 21, 17], 18) is None
+    assert holds_from(steps, [18, float("nan"), 20, 21, 21], 18) == 30  # no score: not held
+    assert holds_from([], [], 0) is None
+    with pytest.raises(ValueError, match="2 steps but 1 returns"):
+        holds_from([1, 2], [0.0], 0)
