@@ -50,7 +50,8 @@ def pinned(mode: str, seed: int, steps: int, alias: str, arch: str, feature_dim:
     return [f"seed={seed}", f"rl.transfer={mode}", f"rl.encoder_alias={alias}",
             f"rl.arch={arch}", f"rl.feature_dim={feature_dim}",
             f"rl.train_batch_size={TRAIN_BATCH}", "rl.num_epochs=4", "rl.minibatch_size=256",
-            f"rl.iterations={math.ceil(steps / TRAIN_BATCH)}",
+            # A whole number of evaluation periods: the budget's end is evaluated too.
+            f"rl.iterations={math.ceil(steps / TRAIN_BATCH / EVAL_EVERY) * EVAL_EVERY}",
             f"rl.evaluation_every={EVAL_EVERY}", "rl.evaluation_episodes=10",
             f"rl.checkpoint_every={EVAL_EVERY}", "rl.video_max_steps=0"]
 
@@ -60,7 +61,10 @@ def champion_spec(store: Path, alias: str) -> tuple[str, int]:
     client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
     local = Path(mlflow.artifacts.download_artifacts(
         f"models:/arcadelab-encoder@{alias}", tracking_uri=client.tracking_uri))
-    spec = json.loads(next(local.rglob("encoder.json")).read_text())
+    found = list(local.rglob("encoder.json"))
+    if not found:
+        raise SystemExit(f"models:/arcadelab-encoder@{alias} holds no encoder.json")
+    spec = json.loads(found[0].read_text())
     return spec["arch"], int(spec["feature_dim"])
 
 
@@ -90,7 +94,9 @@ def read_arms(store: Path) -> pd.DataFrame:
     for exp in client.search_experiments():
         for r in client.search_runs([exp.experiment_id], "tags.`arcadelab.stage` = 'rl'"):
             p = r.data.params
-            if p.get("rl.evaluation_every") != str(EVAL_EVERY):
+            if (p.get("rl.evaluation_every") != str(EVAL_EVERY)
+                    or p.get("rl.evaluation_episodes") != "10"
+                    or p.get("rl.train_batch_size") != str(TRAIN_BATCH)):
                 continue  # not an arm of this experiment
             for m in client.get_metric_history(r.info.run_id, "rl/eval_return"):
                 rows.append({"mode": p["rl.transfer"], "seed": int(p["seed"]),
@@ -105,7 +111,8 @@ def read_arms(store: Path) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     # A resumed arm is a new run that re-evaluates the steps after its last checkpoint: the
     # newest run's value counts (runs come newest first from MLflow).
-    df = df.drop_duplicates(["mode", "seed", "env_steps"], keep="first")
+    # Arms against different champion versions are different curves, never merged.
+    df = df.drop_duplicates(["mode", "seed", "encoder_version", "env_steps"], keep="first")
     return df.sort_values(["mode", "seed", "env_steps"])
 
 

@@ -52,6 +52,10 @@ ALWAYS_RUN = frozenset({"active"})
 # version behind the alias joins the key, so a newly registered policy is evaluated afresh.
 REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], list[tuple[str, str]]]] = {
     "policy_transfer": lambda cfg: [(POLICY_MODEL, cfg.policy_transfer.alias)],
+    # Frozen or fine-tuned RL starts from the encoder behind rl.encoder_alias.
+    "rl": lambda cfg: [] if cfg.rl.transfer == "scratch" else [
+        (ENCODER_MODEL, cfg.rl.encoder_alias)],
+    "transfer": lambda cfg: [(ENCODER_MODEL, cfg.rl.encoder_alias)],
     "data": lambda cfg: [] if cfg.data.policy == "random" else [(POLICY_MODEL, cfg.data.policy)],
     "policy_data": lambda cfg: [
         (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random" else "current"),

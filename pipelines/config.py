@@ -746,7 +746,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "laptop": {},
     "cluster": {
         "data": {"num_tasks": 64, "steps_per_task": 25_000, "rows_per_shard": 5_000},
-        "pretrain": {"epochs": 30, "batch_size": 256, "num_workers": 4, "use_gpu": True},
+        "pretrain": {"epochs": 100, "batch_size": 256, "num_workers": 4, "use_gpu": True},
         "multimodal": {"epochs": 40, "decoder_epochs": 30},
         "multitask": {"trunk": "cnn", "epochs": 10, "feature_dim": 256},
         "gan": {"epochs": 25, "width": 32},

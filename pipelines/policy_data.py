@@ -28,7 +28,7 @@ from models.encoder import EncoderSpec, build_encoder
 from pipelines import registry
 from pipelines.config import ArcadeConfig, with_section
 from pipelines.data_prep import RANDOM_POLICY, DataResult, log_dataset_input, prepare_data
-from pipelines.dataset import read_split, verify
+from pipelines.dataset import DatasetError, read_split, verify
 from pipelines.pretrain_stage import POLICY_VIEW, extract_features, probe_labels
 from pipelines.probes import probe_all, probe_bar_chart, probe_table_markdown
 from pipelines.splits import SPLITS
@@ -103,19 +103,27 @@ def _unseen_rows(played: ray.data.Dataset, seen: set[str]) -> np.ndarray:
     return np.flatnonzero([h not in seen for h in hashes])
 
 
+def _is_random(path: Path) -> bool:
+    """An intact random-policy dataset at `path`."""
+    try:
+        return verify(path).extra.get("behaviour_policy", RANDOM_POLICY) == RANDOM_POLICY
+    except DatasetError:
+        return False
+
+
 def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
                           trained_version: str | None = None,
                           registered: dict[str, str] | None = None) -> PolicyDataResult:
     """Collect with the policy, then the shift test; logs to the active MLflow run."""
     ref = behaviour_ref(cfg, trained_version)
     version = registry.resolve(ref, registry.POLICY_MODEL)[0]  # once: the alias may move
-    played = prepare_data(with_section(cfg, "data", policy=version))
+    # The probes learn from random-policy frames, whatever data.policy says: that dataset
+    # first (reused when intact, collected when missing), so nothing is collected in vain and
+    # the played dataset's data/ metrics and manifest, logged last, are the run's.
+    if not _is_random(random_data):
+        random_data = prepare_data(with_section(cfg, "data", policy=RANDOM_POLICY)).path
     base = verify(random_data)
-    if base.extra.get("behaviour_policy", RANDOM_POLICY) != RANDOM_POLICY:
-        # The probes must learn from random-policy frames, whatever data.policy says.
-        random_cfg = with_section(cfg, "data", policy=RANDOM_POLICY)
-        random_data = prepare_data(random_cfg).path
-        base = verify(random_data)
+    played = prepare_data(with_section(cfg, "data", policy=version))
     log_dataset_input(random_data, base, context="probe_train")
     log_dataset_input(played.path, played.manifest, context="shift_test")
     mlflow.set_tags({"arcadelab.behaviour_policy_version": version})

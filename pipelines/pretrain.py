@@ -98,6 +98,12 @@ class PretrainResult:
     val_history: tuple[float, ...] = ()  # the validation loss of every epoch run
 
 
+def _finite_or_nan(value: object) -> float:
+    """A validation loss to report: never the inf that stands for 'no finite loss yet'."""
+    x = float(value) if value is not None else math.nan
+    return x if math.isfinite(x) else math.nan
+
+
 def _unwrap(model: nn.Module) -> Objective:
     return model.module if hasattr(model, "module") else model
 
@@ -266,5 +272,5 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
     return PretrainResult(method, view, objective, spec, float(metrics.get("loss", math.nan)),
                           float(metrics.get("frames_per_s", math.nan)), elapsed,
                           Path(chosen.path), int(state["epoch"]),
-                          float(state.get("best_val", math.nan)) if val is not None else math.nan,
+                          _finite_or_nan(state.get("best_val")) if val is not None else math.nan,
                           history)

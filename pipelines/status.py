@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -195,4 +196,14 @@ def format_table(runs: Sequence[FlowRunStatus]) -> str:
 
 
 def to_json(runs: Sequence[FlowRunStatus]) -> str:
-    return json.dumps([asdict(r) for r in runs], indent=2)
+    # NaN is not JSON: a metric that is not a number reads as null.
+    def clean(x: object) -> object:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps([clean(asdict(r)) for r in runs], indent=2)

@@ -181,3 +181,26 @@ def test_prefect_retries_a_dead_actor_but_not_a_bug(ray_local: None, tmp_path: P
     assert bug_state == "FAILED" and attempts["bug"] == 1
     assert time.perf_counter() - start < 60
 
+
+
+def test_policy_data_and_transfer_keys_follow_what_they_read(tmp_path: Path) -> None:
+    """policy_data reads sections of other stages and registered encoders even when run
+    alone; rl on a pretrained encoder follows the version behind its alias."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    alone = lambda *sets: stage_cache_key("policy_data", cfg(*sets, uri=uri), ())  # noqa: E731
+    assert alone() != alone("pretrain.feature_dim=32")  # the frozen features it probes
+    assert alone() != alone("rl.frame_stack=2")  # the policy view it checks
+    assert alone() == alone("gan.epochs=3")  # a section it never reads
+    client = mlflow.MlflowClient(uri)
+    client.create_registered_model("arcadelab-encoder")
+    first = alone()
+    version = client.create_model_version("arcadelab-encoder", str(tmp_path)).version
+    client.set_registered_model_alias("arcadelab-encoder", "clip", version)
+    assert alone() != first  # a new encoder behind an alias it probes
+    finetune = lambda: stage_cache_key("rl", cfg("rl.transfer=finetune",  # noqa: E731
+                                                 "rl.encoder_alias=clip", uri=uri), ())
+    before = finetune()
+    client.set_registered_model_alias(
+        "arcadelab-encoder", "clip",
+        client.create_model_version("arcadelab-encoder", str(tmp_path)).version)
+    assert finetune() != before

@@ -88,6 +88,10 @@ def test_read_only_commands_do_not_check_or_create(command: list[str], tmp_path:
     result = runner.invoke(app, [*command, "--work-dir", str(work)])
     assert "cannot be created" not in result.output
     assert not work.exists()
+    # Even a work dir that could never be created is not checked by a command that only reads.
+    impossible = _under_a_file(tmp_path)
+    result = runner.invoke(app, [*command, "--work-dir", str(impossible)])
+    assert "cannot be created" not in result.output
 
 
 def test_ensure_writable_proves_a_nested_dir_and_leaves_nothing(tmp_path: Path) -> None:
