@@ -29,7 +29,7 @@ from pipelines import registry
 from pipelines.config import ArcadeConfig, with_section
 from pipelines.data_prep import RANDOM_POLICY, DataResult, log_dataset_input, prepare_data
 from pipelines.dataset import DatasetError, read_split, verify
-from pipelines.pretrain_stage import POLICY_VIEW, extract_features, probe_labels
+from pipelines.pretrain_stage import POLICY_VIEW, probe_labels, split_features
 from pipelines.probes import probe_all, probe_bar_chart, probe_table_markdown
 from pipelines.splits import SPLITS
 from pipelines.tracking import log_metrics
@@ -87,14 +87,6 @@ def _encoder(version: str | None, spec: EncoderSpec, seed: int) -> nn.Module:
     return registry.load_registered_encoder(version, expected=spec)[0]
 
 
-def _features(encoder: nn.Module, sets: dict[str, ray.data.Dataset]
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    feats, labels = {}, {}
-    for name, ds in sets.items():
-        feats[name], labels[name] = extract_features(encoder, ds)
-    return feats, labels
-
-
 def _unseen_rows(played: ray.data.Dataset, seen: set[str]) -> np.ndarray:
     """Indices of the played rows whose frame never occurs in the probes' training data
     (reset and serve frames repeat across datasets; AtariARI drops such test frames too)."""
@@ -146,9 +138,9 @@ def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
                               "patience": pr.patience, "seed": cfg.seed}
     rows = []
     for name, enc_version in shift_encoders(cfg, registered).items():
-        x, y = _features(_encoder(enc_version, spec, cfg.seed), sets)
-        x["shift"], y["shift"] = x["shift"][keep], y["shift"][keep]
-        ys = {k: {n: v[:, i] for i, n in enumerate(labels)} for k, v in y.items()}
+        x, ys = split_features(_encoder(enc_version, spec, cfg.seed), sets, labels)
+        x["shift"] = x["shift"][keep]
+        ys["shift"] = {n: v[keep] for n, v in ys["shift"].items()}
         # The same train/val/seed fit the same probe, scored on each test set in turn.
         inside = probe_all({s: x[s] for s in SPLITS}, {s: ys[s] for s in SPLITS},
                            label_names=labels, **kwargs)

@@ -182,14 +182,21 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
     return PretrainStageResult(probes, few_shot, speeds, registered, champion)
 
 
-def _probe(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str],
-           sizes: tuple[int | None, ...], kwargs: dict[str, float]
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_features(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Frozen features per dataset and its labels by name: what the probes take."""
     feats, ys = {}, {}
     for split, ds in data.items():
         x, y = extract_features(encoder, ds)
         feats[split] = x
         ys[split] = {n: y[:, i] for i, n in enumerate(labels)}
+    return feats, ys
+
+
+def _probe(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str],
+           sizes: tuple[int | None, ...], kwargs: dict[str, float]
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    feats, ys = split_features(encoder, data, labels)
     table = probe_all(feats, ys, label_names=labels, **kwargs)
     few = few_shot_curve(feats, ys, label_names=labels, sizes=list(sizes), **kwargs)
     return table, few
