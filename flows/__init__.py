@@ -8,3 +8,6 @@ import os
 # - no telemetry: nothing leaves the machine, and the ephemeral server's SQLite stays unlocked.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "arcadelab")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# - the ephemeral server's first start migrates a fresh SQLite database: on a busy 2-core
+#   machine that took longer than Prefect's 20 s default and the first run failed.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
