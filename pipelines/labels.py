@@ -1,40 +1,82 @@
 """RAM labels: which console RAM byte holds which game variable (AtariARI's annotations).
 
 The RAM is the ground truth behind the screen, so it labels frames for probes, active learning
-and multimodal stages without a human annotator.
+and multimodal stages without a human annotator. The annotations are data, copied faithfully
+from AtariARI (Anand et al. 2019) into `atariari_labels.json`, which names its source; this
+module only reads them and applies the documented exclusions below.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# AtariARI (Anand et al. 2019) RAM indices; only scalar variables. Pong's player_x/enemy_x
-# (46/45) are constant, so they are left out rather than reported as zero-entropy noise.
-RAM_LABELS: dict[str, dict[str, int]] = {
+_DATA_FILE = "atariari_labels.json"
+
+# Source labels we deliberately leave out of the scalar tables, with the reason. Kept here, not
+# edited out of the JSON, so the data stays a faithful copy of AtariARI's file.
+EXCLUDED_LABELS: dict[str, dict[str, str]] = {
+    # Pong's paddles only move vertically: these bytes are constant, so they would only show
+    # up as zero-entropy noise in every label report.
     "pong": {
-        "player_y": 51,
-        "enemy_y": 50,
-        "ball_x": 49,
-        "ball_y": 54,
-        "player_score": 14,
-        "enemy_score": 13,
-    },
-    "breakout": {
-        "ball_x": 99,
-        "ball_y": 101,
-        "player_x": 72,
-        "blocks_hit_count": 77,
-        "score": 84,
+        "player_x": "constant: Pong's paddles never move horizontally",
+        "enemy_x": "constant: Pong's paddles never move horizontally",
     },
 }
 
 
+def _load() -> dict[str, Any]:
+    # importlib.resources, so an installed wheel reads the file shipped as package data.
+    text = resources.files("pipelines").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+_DATA = _load()
+
+# Where the annotations come from (paper, repository, file, commit, license).
+ATARIARI_SOURCE: dict[str, str] = dict(_DATA["source"])
+
+# ROM id (as ale-py names ROMs) -> label name -> RAM index: AtariARI's single-byte labels,
+# minus EXCLUDED_LABELS.
+RAM_LABELS: dict[str, dict[str, int]] = {
+    rom: {
+        name: int(idx)
+        for name, idx in game["labels"].items()
+        if name not in EXCLUDED_LABELS.get(rom, {})
+    }
+    for rom, game in _DATA["games"].items()
+}
+
+# ROM id -> label name -> RAM indices: AtariARI's multi-byte labels (lists and ranges in its
+# file, e.g. Breakout's block bitmap), kept whole for stages that want them.
+MULTI_BYTE_LABELS: dict[str, dict[str, list[int]]] = {
+    rom: {name: [int(i) for i in idxs] for name, idxs in game["multi"].items()}
+    for rom, game in _DATA["games"].items()
+}
+
+
+def annotated_games() -> tuple[str, ...]:
+    """ROM ids (ale-py's names, e.g. `ms_pacman`) that AtariARI annotates, sorted."""
+    return tuple(sorted(RAM_LABELS))
+
+
 def labels_for(rom: str) -> dict[str, int]:
-    """Label name -> RAM index for a ROM; empty where no annotation is known."""
+    """Label name -> RAM index of a ROM's single-byte labels; empty where none are known."""
     return dict(RAM_LABELS.get(rom, {}))
+
+
+def multi_byte_labels(rom: str) -> dict[str, list[int]]:
+    """Label name -> RAM indices of a ROM's multi-byte labels; empty where none are known.
+
+    AtariARI itself flattens each list into scalar labels `name_0, name_1, ...` for probing;
+    `labels_for` does not, so its table stays one byte per label.
+    """
+    return {name: list(idxs) for name, idxs in MULTI_BYTE_LABELS.get(rom, {}).items()}
 
 
 def extract_labels(ram: np.ndarray, table: Mapping[str, int]) -> dict[str, np.ndarray]:

@@ -1,20 +1,59 @@
-"""Unit tests for pipelines/labels.py: RAM label extraction, entropy, statistics, positions."""
+"""Unit tests for pipelines/labels.py: the AtariARI table, RAM label extraction, entropy,
+statistics, positions."""
 
 from __future__ import annotations
 
+import json
 import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from pipelines.labels import (
+    ATARIARI_SOURCE,
+    EXCLUDED_LABELS,
+    MULTI_BYTE_LABELS,
     RAM_LABELS,
+    annotated_games,
     entropy_bits,
     extract_labels,
     label_statistics,
     labels_for,
+    multi_byte_labels,
     screen_positions,
 )
+
+# atari_dict in AtariARI's ram_annotations.py has 24 keys, as ale-py ROM ids: the paper's 22
+# benchmark games plus battle_zone and skiing, which the file annotates too.
+ATARIARI_GAMES = {
+    "asteroids",
+    "battle_zone",
+    "berzerk",
+    "bowling",
+    "boxing",
+    "breakout",
+    "demon_attack",
+    "freeway",
+    "frostbite",
+    "hero",
+    "montezuma_revenge",
+    "ms_pacman",
+    "pitfall",
+    "pong",
+    "private_eye",
+    "qbert",
+    "riverraid",
+    "seaquest",
+    "skiing",
+    "space_invaders",
+    "tennis",
+    "venture",
+    "video_pinball",
+    "yars_revenge",
+}
 
 PONG_INDICES = {
     "player_y": 51,
@@ -39,6 +78,136 @@ def test_pong_table_matches_atariari() -> None:
 
 def test_labels_for_unknown_rom_is_empty() -> None:
     assert labels_for("no_such_rom") == {}
+    assert multi_byte_labels("no_such_rom") == {}
+
+
+def _data() -> dict[str, Any]:
+    return json.loads(resources.files("pipelines").joinpath("atariari_labels.json").read_text())
+
+
+def test_json_names_its_source() -> None:
+    source = _data()["source"]
+    assert "Anand" in source["paper"]
+    assert "1906.08226" in source["paper"]
+    assert source["repo"] == "https://github.com/mila-iqia/atari-representation-learning"
+    assert source["path"] == "atariari/benchmark/ram_annotations.py"
+    assert source["symbol"] == "atari_dict"
+    assert "MIT" in source["license"]
+    assert source == ATARIARI_SOURCE
+
+
+def test_every_atariari_game_is_annotated() -> None:
+    assert set(_data()["games"]) == ATARIARI_GAMES
+    assert annotated_games() == tuple(sorted(ATARIARI_GAMES))
+    assert len(annotated_games()) == 24
+    assert set(MULTI_BYTE_LABELS) == ATARIARI_GAMES
+    for rom in annotated_games():
+        assert labels_for(rom), rom  # every game has single-byte labels
+
+
+def test_rom_ids_are_ale_py_roms() -> None:
+    import ale_py
+
+    for rom in annotated_games():
+        assert Path(ale_py.roms.get_rom_path(rom)).is_file(), rom
+
+
+def test_every_index_is_a_ram_byte() -> None:
+    for rom in annotated_games():
+        indices = list(labels_for(rom).values())
+        indices += [i for idxs in multi_byte_labels(rom).values() for i in idxs]
+        assert indices, rom
+        assert all(type(i) is int and 0 <= i <= 127 for i in indices), rom
+
+
+def test_names_unique_per_game_even_when_flattened() -> None:
+    # AtariARI flattens list labels into name_0, name_1, ...; those must not clash with scalars.
+    for rom, game in _data()["games"].items():
+        scalars, multi = game["labels"], game["multi"]
+        assert not set(scalars) & set(multi), rom
+        flat = [f"{name}_{i}" for name, idxs in multi.items() for i in range(len(idxs))]
+        names = [*scalars, *flat]
+        assert len(names) == len(set(names)), rom
+
+
+def test_scalar_table_is_single_bytes_only() -> None:
+    for rom in annotated_games():
+        assert all(isinstance(i, int) for i in labels_for(rom).values()), rom
+        assert not set(labels_for(rom)) & set(multi_byte_labels(rom)), rom
+
+
+def test_tables_match_the_json_minus_exclusions() -> None:
+    for rom, game in _data()["games"].items():
+        kept = {k: v for k, v in game["labels"].items() if k not in EXCLUDED_LABELS.get(rom, {})}
+        assert labels_for(rom) == kept, rom
+        assert multi_byte_labels(rom) == game["multi"], rom
+
+
+def test_exclusions_name_real_source_labels_with_a_reason() -> None:
+    games = _data()["games"]
+    for rom, excluded in EXCLUDED_LABELS.items():
+        assert rom in games
+        for name, why in excluded.items():
+            assert name in games[rom]["labels"], (rom, name)  # the data keeps it
+            assert name not in labels_for(rom), (rom, name)  # the table drops it
+            assert why.strip()
+
+
+def test_pong_exclusions_are_the_constant_paddle_x_bytes() -> None:
+    assert set(EXCLUDED_LABELS) == {"pong"}
+    assert set(EXCLUDED_LABELS["pong"]) == {"player_x", "enemy_x"}
+    assert _data()["games"]["pong"]["labels"]["player_x"] == 46
+    assert _data()["games"]["pong"]["labels"]["enemy_x"] == 45
+
+
+def test_breakout_matches_atariari() -> None:
+    assert labels_for("breakout") == {
+        "ball_x": 99,
+        "ball_y": 101,
+        "player_x": 72,
+        "blocks_hit_count": 77,
+        "score": 84,
+    }
+    assert multi_byte_labels("breakout") == {"block_bit_map": list(range(30))}
+
+
+def test_multi_byte_labels_keep_lists_and_return_a_copy() -> None:
+    assert multi_byte_labels("qbert")["score"] == [89, 90, 91]
+    assert multi_byte_labels("berzerk")["enemy_robots_y"] == list(range(56, 65))
+    table = multi_byte_labels("breakout")
+    table["block_bit_map"].append(127)
+    assert len(MULTI_BYTE_LABELS["breakout"]["block_bit_map"]) == 30
+
+
+def test_docs_list_every_annotated_game() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "games.md").read_text()
+    for rom in annotated_games():
+        assert f"`{rom}`" in doc, rom
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("env_id", ["ALE/Pong-v5", "ALE/Breakout-v5", "ALE/MsPacman-v5"])
+def test_labelled_bytes_are_live_in_the_real_rom(env_id: str) -> None:
+    import ale_py
+    import gymnasium as gym
+
+    from agents.atari_env import rom_name
+
+    gym.register_envs(ale_py)
+    env = gym.make(env_id, obs_type="ram")
+    table = labels_for(rom_name(env_id))
+    ram, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    seen = {name: {int(ram[i])} for name, i in table.items()}
+    for _ in range(300):
+        ram, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        for name, i in table.items():
+            seen[name].add(int(ram[i]))
+        if terminated or truncated:
+            ram, _ = env.reset()
+    env.close()
+    changed = [name for name, values in seen.items() if len(values) > 1]
+    assert changed, f"{env_id}: no labelled byte changed in 300 random steps"
 
 
 def test_labels_for_returns_a_copy() -> None:
