@@ -2,12 +2,14 @@
 
 Reuse is Prefect's task cache. A stage's key is a digest of the stage name, the config it can
 see (its own section, the sections of the stages before it, game, seed and the non-stage
-sections; not the sections of stages that did not run before it), the code (a digest of the
-package sources: a git commit on a clean tree, and still right on a dirty one or in an image
-without .git), the versions of the libraries that shape results, the MLflow store the
-stage's records and registered models live in, and, for a stage that evaluates a registered
-model by alias, the version the alias points at now. Results are persisted under
-`<work_dir>/cache`, so another work dir never reuses this one's datasets and checkpoints.
+sections, and the sections or fields of other stages it reads (`READS`); not the sections of
+stages that did not run before it), the code (a digest of the package sources: a git commit
+on a clean tree, and still right on a dirty one or in an image without .git), the versions of
+the libraries that shape results, the MLflow store the stage's records and registered models
+live in, and, for a stage that loads a registered model by alias (`REGISTRY_INPUTS`), the
+version the alias points at now. Results are persisted under `<work_dir>/cache`, so another
+work dir never reuses this one's datasets and checkpoints. A cached result is reused only if
+the files it points at are still there and intact (`unusable_files`); else the stage runs.
 
 Retries are Prefect task retries with exponential backoff, taken only for failures that may
 pass: a Ray actor, worker or node dies, a connection drops or times out, the MLflow server
@@ -38,7 +40,8 @@ from prefect.tasks import exponential_backoff
 
 from pipelines import tracking
 from pipelines.config import STAGES, ArcadeConfig, config_digest
-from pipelines.registry import ENCODER_MODEL, POLICY_MODEL
+from pipelines.dataset import DatasetError, Manifest, verify
+from pipelines.registry import ENCODER_MODEL, POLICY_MODEL, RANDOM
 
 log = logging.getLogger("arcadelab")
 
@@ -48,20 +51,74 @@ TAG_CACHE_KEY = "arcadelab.cache_key"
 # Stages whose inputs live outside the config: active learning reads labels a person may have
 # imported since (its own round state resumes it, see pipelines/al_state.py).
 ALWAYS_RUN = frozenset({"active"})
+
+
+def _frozen_encoders(*aliases: str) -> list[tuple[str, str]]:
+    """Registry inputs of a frozen-encoder stage; 'random' asks the registry for nothing."""
+    return [(ENCODER_MODEL, a) for a in dict.fromkeys(aliases) if a != RANDOM]
+
+
+def _rl_encoder(cfg: ArcadeConfig) -> list[tuple[str, str]]:
+    return [] if cfg.rl.transfer == "scratch" else [(ENCODER_MODEL, cfg.rl.encoder_alias)]
+
+
+def _tune_encoders(cfg: ArcadeConfig) -> list[tuple[str, str]]:
+    """The encoders a sweep's trials load: the grid may sweep the alias (and RL's transfer)."""
+    grid = cfg.tune.grid
+    if cfg.tune.target == "active":
+        return _frozen_encoders(*(str(a) for a in grid.get("encoder", (cfg.active.encoder,))))
+    if all(t == "scratch" for t in grid.get("transfer", (cfg.rl.transfer,))):
+        return []
+    aliases = dict.fromkeys(str(a) for a in grid.get("encoder_alias", (cfg.rl.encoder_alias,)))
+    return [(ENCODER_MODEL, a) for a in aliases]
+
+
 # Stages whose input is a registered model found by alias: (model, alias) from the config. The
 # version behind the alias joins the key, so a newly registered policy is evaluated afresh.
 REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], list[tuple[str, str]]]] = {
     "policy_transfer": lambda cfg: [(POLICY_MODEL, cfg.policy_transfer.alias)],
-    # Frozen or fine-tuned RL starts from the encoder behind rl.encoder_alias.
-    "rl": lambda cfg: [] if cfg.rl.transfer == "scratch" else [
-        (ENCODER_MODEL, cfg.rl.encoder_alias)],
+    # Frozen or fine-tuned RL starts from the encoder behind rl.encoder_alias; so do the arms
+    # of the RL experiments, and transfer always loads it (its scratch arm copies its shape).
+    "rl": _rl_encoder,
+    "rl_curriculum": _rl_encoder,
+    "algorithms": _rl_encoder,
     "transfer": lambda cfg: [(ENCODER_MODEL, cfg.rl.encoder_alias)],
     "data": lambda cfg: [] if cfg.data.policy == "random" else [(POLICY_MODEL, cfg.data.policy)],
     "policy_data": lambda cfg: [
         (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random" else "current"),
-        *((ENCODER_MODEL, m) for m in (*cfg.pretrain.methods, "supervised"))]}
-# Sections a stage reads though they belong to other stages: never hidden from its key.
-READS: dict[str, tuple[str, ...]] = {"policy_data": ("data", "pretrain", "probe", "rl")}
+        *((ENCODER_MODEL, m) for m in (*cfg.pretrain.methods, "supervised"))],
+    # Frozen frame encoders (pipelines/frozen.py, pipelines/al_pool.py).
+    "multimodal": lambda cfg: _frozen_encoders(cfg.multimodal.encoder),
+    "multitask": lambda cfg: _frozen_encoders(
+        *([cfg.multitask.encoder] if cfg.multitask.trunk == "features" else [])),
+    "gan": lambda cfg: _frozen_encoders(cfg.gan.encoder),
+    "fewshot": lambda cfg: _frozen_encoders(cfg.fewshot.encoder),
+    "active": lambda cfg: _frozen_encoders(cfg.active.encoder),
+    "data_curriculum": lambda cfg: _frozen_encoders(cfg.data_curriculum.encoder),
+    "tune": _tune_encoders}
+# What a stage reads beyond its own section and those of the stages before it: whole sections
+# ("rl") or single fields ("pretrain.feature_dim"), never hidden from its key. Every reader of
+# the dataset reads the data config that names it (pipelines.data_prep.upstream_dataset), and
+# a frozen-encoder stage builds its random-init fallback (alias 'random' or not registered)
+# from pretrain.feature_dim (its arch is EncoderSpec's default, not pretrain.arch).
+_FROZEN_READS = ("data", "pretrain.feature_dim")
+READS: dict[str, Callable[[ArcadeConfig], tuple[str, ...]]] = {
+    "policy_data": lambda cfg: ("data", "pretrain", "probe", "rl"),
+    "pretrain": lambda cfg: ("data",),
+    "multimodal": lambda cfg: _FROZEN_READS,
+    "multitask": lambda cfg: _FROZEN_READS if cfg.multitask.trunk == "features" else ("data",),
+    "gan": lambda cfg: _FROZEN_READS,
+    "fewshot": lambda cfg: _FROZEN_READS,
+    "active": lambda cfg: _FROZEN_READS,
+    "data_curriculum": lambda cfg: _FROZEN_READS,
+    # The RL experiments train arms built from the rl section (pipelines/rl_experiments.py).
+    "transfer": lambda cfg: ("rl",),
+    "rl_curriculum": lambda cfg: ("rl",),
+    "algorithms": lambda cfg: ("rl", "transfer.return_thresholds"),
+    "tune": lambda cfg: ("rl",) if cfg.tune.target == "rl" else ("active", *_FROZEN_READS),
+    # The policy's env preprocessing (pipelines/policy_transfer.py, env_kwargs).
+    "policy_transfer": lambda cfg: tuple(f"rl.{f}" for f in (
+        "frameskip", "screen_size", "frame_stack", "noop_max", "repeat_action_probability"))}
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -105,12 +162,17 @@ def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] |
                     ) -> str:
     """The key a finished stage is stored and found under (see the module doc)."""
     before = set(upstream)
-    hidden = ({s for s in STAGES if s != stage and s not in before} - set(READS.get(stage, ())))\
-        | {"pipeline"}
-    visible = {k: v for k, v in cfg.science().items() if k not in hidden}
+    reads = READS.get(stage, lambda _: ())(cfg)
+    sci = cfg.science()
+    hidden = ({s for s in STAGES if s != stage and s not in before}
+              - {r for r in reads if "." not in r}) | {"pipeline"}
+    visible = {k: v for k, v in sci.items() if k not in hidden}
     key = {"stage": stage, "upstream": sorted(before), "config": visible,
            "code": code_digest(), "libraries": library_versions(),
            "store": tracking.tracking_uri(cfg)}
+    fields_read = [r.split(".", 1) for r in reads if "." in r]
+    if fields_read:  # single fields of a section otherwise hidden
+        key["reads"] = {f"{sec}.{name}": sci[sec][name] for sec, name in fields_read}
     refs = REGISTRY_INPUTS.get(stage, lambda _: [])(cfg)
     if "data" in visible and cfg.data.policy != "random":
         # Every stage downstream of policy-played data follows the version that played it.
@@ -205,9 +267,10 @@ def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, 
     state = task.with_options(**options)(
         cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)
     result = state.result()
-    if state.name == "Cached" and missing_paths(result):
-        log.warning("%s: cached result points at deleted files %s; running it again", stage,
-                    missing_paths(result))
+    problems = unusable_files(result) if state.name == "Cached" else []
+    if problems:
+        log.warning("%s: cached result is unusable (%s); running it again", stage,
+                    "; ".join(problems))
         state = task.with_options(**stage_options(cfg, key), refresh_cache=True)(
             cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)
         result = state.result()
@@ -218,12 +281,28 @@ def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, 
     return result
 
 
-def missing_paths(result: Any) -> list[Path]:
-    """Path fields of a result dataclass whose files are gone (a cleaned-up work dir)."""
-    if not is_dataclass(result):
+def unusable_files(result: Any) -> list[str]:
+    """Why a cached result cannot be reused, one line per file (empty: reuse it).
+
+    Walks the result dataclass and those nested in it: a Path field whose file is gone (a
+    cleaned-up work dir), and a dataset (a `path` beside its `Manifest`) whose manifest does
+    not parse, whose shards are missing or fail their sha256, or that lists other shards than
+    the result does. Hashing every shard is cheap next to a stage: a laptop dataset is ~2 MB.
+    """
+    if not is_dataclass(result) or isinstance(result, type):
         return []
-    paths = [getattr(result, f.name) for f in fields(result)]
-    return [p for p in paths if isinstance(p, Path) and not p.exists()]
+    values = [getattr(result, f.name) for f in fields(result)]
+    problems = [f"deleted: {p}" for p in values if isinstance(p, Path) and not p.exists()]
+    path = getattr(result, "path", None)
+    manifests = [v for v in values if isinstance(v, Manifest)]
+    if isinstance(path, Path) and path.exists() and manifests:
+        try:
+            verify(path, manifests[0])
+        except DatasetError as exc:
+            problems.append(str(exc))
+    for value in values:
+        problems += unusable_files(value)
+    return problems
 
 
 def _stage_runs(filter_string: str, experiment_ids: list[str] | None = None) -> list[Run]:

@@ -164,8 +164,10 @@ def load_manifest(path: Path) -> Manifest:
         raise DatasetError(f"{mpath} is not a valid manifest: {exc}") from None
 
 
-def verify(path: Path) -> Manifest:
-    """Check that every shard exists and matches its sha256; DatasetError names the file."""
+def verify(path: Path, expected: Manifest | None = None) -> Manifest:
+    """Check that every shard exists and matches its sha256 and, given `expected` (e.g. the
+    manifest a cached result holds), that the manifest still lists the same shards;
+    DatasetError names the file."""
     manifest = load_manifest(path)
     for shard in manifest.shards:
         file = Path(path) / shard.name
@@ -173,6 +175,10 @@ def verify(path: Path) -> Manifest:
             raise DatasetError(f"shard missing: {file}")
         if sha256_file(file) != shard.sha256:
             raise DatasetError(f"shard corrupted (sha256 mismatch): {file}")
+    if expected is not None and manifest.shards != expected.shards:
+        # Intact, but another dataset than the one the caller was told about.
+        raise DatasetError(f"{Path(path) / MANIFEST} lists other shards than expected "
+                           f"(digest {manifest.digest()}, expected {expected.digest()})")
     return manifest
 
 

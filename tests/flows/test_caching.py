@@ -11,12 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import pandas as pd
+import pyarrow as pa
 import pytest
 import ray
 from mlflow.exceptions import MlflowException
 
-from flows.caching import code_digest, is_transient, stage_cache_key, stage_options
+from flows.caching import (
+    code_digest,
+    is_transient,
+    stage_cache_key,
+    stage_options,
+    unusable_files,
+)
 from pipelines.config import ArcadeConfig, load_config
+from pipelines.data_prep import DataResult
+from pipelines.dataset import MANIFEST, DatasetWriter, Manifest
+from pipelines.policy_data import PolicyDataResult
 
 
 def cfg(*sets: str, uri: str = "sqlite:////tmp/x.db") -> ArcadeConfig:
@@ -204,3 +215,137 @@ def test_policy_data_and_transfer_keys_follow_what_they_read(tmp_path: Path) -> 
         "arcadelab-encoder", "clip",
         client.create_model_version("arcadelab-encoder", str(tmp_path)).version)
     assert finetune() != before
+
+
+# Every stage that loads arcadelab-encoder@<alias>, with the settings under which it does.
+ENCODER_CONSUMERS = [
+    ("multimodal", ()), ("multitask", ()), ("gan", ()), ("fewshot", ()), ("active", ()),
+    ("data_curriculum", ()), ("transfer", ()), ("rl", ("rl.transfer=frozen",)),
+    ("rl_curriculum", ("rl.transfer=frozen",)), ("algorithms", ("rl.transfer=finetune",)),
+    ("tune", ("tune.target=active",)), ("tune", ("rl.transfer=frozen",))]
+# Stages whose random-init fallback encoder is built from pretrain.feature_dim.
+FALLBACK_STAGES = ("multimodal", "multitask", "gan", "fewshot", "active", "data_curriculum")
+
+
+def test_every_encoder_consumer_follows_the_version_behind_its_alias(tmp_path: Path) -> None:
+    """A newly registered champion must not reuse results made with the old one."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    confs = [(stage, cfg(*sets, uri=uri)) for stage, sets in ENCODER_CONSUMERS]
+    keys = lambda: [stage_cache_key(s, c, ("data",)) for s, c in confs]  # noqa: E731
+    unregistered = keys()
+    client = mlflow.MlflowClient(uri)
+    client.create_registered_model("arcadelab-encoder")
+    versions = [client.create_model_version("arcadelab-encoder", str(tmp_path)).version
+                for _ in range(2)]
+    client.set_registered_model_alias("arcadelab-encoder", "champion", versions[0])
+    first = keys()
+    assert first == keys()
+    client.set_registered_model_alias("arcadelab-encoder", "champion", versions[1])
+    second = keys()
+    for (stage, sets), none, v1, v2 in zip(ENCODER_CONSUMERS, unregistered, first, second,
+                                          strict=True):
+        assert len({none, v1, v2}) == 3, (stage, sets)
+    # 'random' asks the registry for nothing; nor does a scratch RL arm or a CNN trunk.
+    blind = [(s, cfg(*sets, uri=uri)) for s, sets in [
+        ("gan", ("gan.encoder=random",)), ("rl_curriculum", ()),
+        ("multitask", ("multitask.trunk=cnn",)), ("tune", ("tune.target=active",
+                                                             "active.encoder=random"))]]
+    before = [stage_cache_key(s, c, ("data",)) for s, c in blind]
+    client.set_registered_model_alias("arcadelab-encoder", "champion", versions[0])
+    assert [stage_cache_key(s, c, ("data",)) for s, c in blind] == before
+
+
+@pytest.mark.parametrize("stage", FALLBACK_STAGES)
+def test_fallback_encoder_size_joins_the_key(stage: str, tmp_path: Path) -> None:
+    """Run alone, the stage's random-init encoder is built from pretrain.feature_dim: that
+    field joins its key, and only that field of the pretrain section."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    key = lambda *sets: stage_cache_key(stage, cfg(*sets, uri=uri), ("data",))  # noqa: E731
+    base = key(f"{stage}.encoder=random")
+    assert key(f"{stage}.encoder=random", "pretrain.feature_dim=32") != base
+    assert key(f"{stage}.encoder=random", "pretrain.arch=small_cnn") == base
+    assert key(f"{stage}.encoder=random", "pretrain.epochs=3") == base
+
+
+def test_stages_key_on_the_sections_they_read_when_run_alone(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    alone = lambda stage, *sets: stage_cache_key(stage, cfg(*sets, uri=uri), ())  # noqa: E731
+    # Dataset readers follow the data config that names their dataset.
+    for stage in ("pretrain", "gan", "data_curriculum"):
+        assert alone(stage, "gan.encoder=random", "data_curriculum.encoder=random") != alone(
+            stage, "gan.encoder=random", "data_curriculum.encoder=random",
+            "data.steps_per_task=301"), stage
+    # The RL experiments train arms made from the rl section.
+    for stage in ("rl_curriculum", "algorithms"):
+        assert alone(stage) != alone(stage, "rl.lr=0.001"), stage
+    assert alone("algorithms") != alone("algorithms", "transfer.return_thresholds=[-5]")
+    assert alone("algorithms") == alone("algorithms", "transfer.modes=[scratch]")
+    # A CNN trunk builds no frozen encoder: pretrain.feature_dim is not its input.
+    assert alone("multitask", "multitask.trunk=cnn") == alone(
+        "multitask", "multitask.trunk=cnn", "pretrain.feature_dim=32")
+    assert alone("tune") != alone("tune", "rl.train_batch_size=512")
+    # Zero-shot transfer plays with the RL stage's preprocessing, and reads nothing else of rl.
+    assert alone("policy_transfer") != alone("policy_transfer", "rl.noop_max=5")
+    assert alone("policy_transfer") == alone("policy_transfer", "rl.lr=0.001")
+
+
+def _dataset(path: Path, rows: int = 50) -> DataResult:
+    """A two-shard dataset written by the project's own writer, as the data stage returns it."""
+    with DatasetWriter(path) as writer:
+        for i, split in enumerate(("train", "test")):
+            steps = pa.array(range(i * rows, (i + 1) * rows), pa.int64())
+            writer.write_shard(pa.table({"step": steps}), split)
+        manifest = writer.commit(Manifest(
+            format_version=1, name=path.name, game="ALE/Pong-v5", rom="pong",
+            rom_sha256="0" * 64, versions={}, config={}, shards=tuple(writer.shards),
+            splits={}, labels={}, label_stats=[], low_entropy_labels=(),
+            dropped_leaked_frames=0))
+    png = path.parent / f"{path.name}-samples.png"
+    png.write_bytes(b"png")
+    return DataResult(path, manifest, float("nan"), png)
+
+
+def test_intact_cached_dataset_is_reused(tmp_path: Path) -> None:
+    result = _dataset(tmp_path / "ds")
+    assert unusable_files(result) == []
+    assert unusable_files(PolicyDataResult(result, "1", pd.DataFrame())) == []
+
+
+def test_truncated_shard_makes_cached_data_unusable(tmp_path: Path) -> None:
+    result = _dataset(tmp_path / "ds")
+    shard = result.path / result.manifest.shards[0].name
+    shard.write_bytes(shard.read_bytes()[:-20])
+    problems = unusable_files(result)
+    assert len(problems) == 1 and "sha256 mismatch" in problems[0] and str(shard) in problems[0]
+    # The same dataset inside another stage's result (policy_data) is checked too.
+    assert unusable_files(PolicyDataResult(result, "1", pd.DataFrame())) == problems
+
+
+def test_edited_checksum_makes_cached_data_unusable(tmp_path: Path) -> None:
+    result = _dataset(tmp_path / "ds")
+    manifest = result.path / MANIFEST
+    manifest.write_text(manifest.read_text().replace(result.manifest.shards[1].sha256,
+                                                     "f" * 64))
+    problems = unusable_files(result)
+    assert len(problems) == 1 and str(result.path / result.manifest.shards[1].name) in problems[0]
+
+
+@pytest.mark.parametrize("damage", ["unparsable", "deleted", "missing_shard", "other_dataset"])
+def test_damaged_or_replaced_dataset_is_unusable(tmp_path: Path, damage: str) -> None:
+    result = _dataset(tmp_path / "ds")
+    if damage == "unparsable":
+        (result.path / MANIFEST).write_text("{not json")
+    elif damage == "deleted":
+        (result.path / MANIFEST).unlink()
+    elif damage == "missing_shard":
+        (result.path / result.manifest.shards[0].name).unlink()
+    else:  # intact, but not the dataset the cached result describes
+        other = _dataset(tmp_path / "other", rows=60)
+        result = DataResult(other.path, result.manifest, result.env_steps_per_s,
+                            result.samples_png)
+    problems = unusable_files(result)
+    assert len(problems) == 1, problems
+    expected = {"unparsable": MANIFEST, "deleted": MANIFEST,
+                "missing_shard": result.manifest.shards[0].name, "other_dataset": MANIFEST}
+    assert expected[damage] in problems[0]
+
