@@ -121,6 +121,7 @@ def build_algo_config(game: str, rl: PPOSettings, seed: int,
         # A dead env runner is replaced and training goes on (curriculum re-applies its task).
         .fault_tolerance(restart_failed_env_runners=True, max_num_env_runner_restarts=100,
                          delay_between_env_runner_restarts_s=1.0)
-        .debugging(seed=seed)
+        # No system monitor: nothing reads its CPU/RAM figures, and it asks for GPUtil.
+        .debugging(seed=seed, log_sys_usage=False)
     )
     return config

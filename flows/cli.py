@@ -12,6 +12,7 @@ import typer
 
 from flows.cli_label import label_app
 from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+from pipelines.quiet import install as install_quiet
 from pipelines.work_dir import WorkDirError, ensure_writable
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(label_app, name="label")  # arcadelab label export|import (flows/cli_label.py)
+
+
+@app.callback()
+def _entry() -> None:
+    # Before any command imports the libraries: their known noise is dropped by exact message.
+    install_quiet()
+
 
 Preset = Annotated[str, typer.Option("--preset", "-p",
                                      help=f"config preset: {', '.join(PRESETS)}")]

@@ -21,7 +21,8 @@ class PolicyModel(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.net, self.spec = load_policy(Path(context.artifacts["policy"]))
 
-    def predict(self, context: PythonModelContext, model_input,
+    # np.ndarray: typed for MLflow without a derived schema (see encoder_model.py).
+    def predict(self, context: PythonModelContext, model_input: np.ndarray,
                 params: dict[str, Any] | None = None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(model_input, dtype=np.uint8))
         with torch.no_grad():
