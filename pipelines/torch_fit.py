@@ -44,11 +44,13 @@ def batches(arrays: Mapping[str, np.ndarray], batch_size: int, generator: torch.
 def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Batch], torch.Tensor],
         train: Mapping[str, np.ndarray], *, epochs: int, batch_size: int, lr: float,
         seed: int, score: Callable[[nn.Module], float] | None = None,
-        weight_decay: float = 0.0, min_batch: int = 1) -> FitResult:
+        weight_decay: float = 0.0, min_batch: int = 1, patience: int | None = None
+        ) -> FitResult:
     """Adam on `loss_fn(model, batch)` for `epochs`; keeps the weights of the epoch with the
     best `score(model)` (higher is better; the last epoch when no score is given).
 
-    Batches smaller than `min_batch` are skipped (contrastive losses need negatives)."""
+    Batches smaller than `min_batch` are skipped (contrastive losses need negatives). With
+    `patience` (and a `score`), training stops after that many epochs without a better score."""
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be >= 1")
     gen = torch.Generator().manual_seed(seed)
@@ -75,6 +77,8 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Batch], torch.Tensor],
         history.append({"epoch": epoch, "loss": total / max(seen, 1), "val": val})
         if val > best:
             best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
+        elif patience is not None and score is not None and epoch - best_epoch >= patience:
+            break
     elapsed = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
