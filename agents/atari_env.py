@@ -1,7 +1,9 @@
 """ALE env factories: the raw three-modality env for data collection and the preprocessed
 pixel env the policy plays (frame skip + max-pool, grayscale, 84x84, frame stack, no-op starts).
 
-Both are plain gymnasium envs built by `gym.make`, so ALE ROMs come from ale-py itself.
+Both are plain gymnasium envs built by `gym.make`, so ALE ROMs come from ale-py itself. The
+policy env offers two action sets (`actions`): `full`, the game's minimal action set, or
+`up_down`, the course's two-action policy (Karpathy's "Pong from Pixels": up or down only).
 """
 
 from __future__ import annotations
@@ -10,13 +12,21 @@ import difflib
 import hashlib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ale_py
 import gymnasium as gym
+import numpy as np
 
 # Name under which RLlib env runners build the policy env (see `rllib_env_creator`).
 RLLIB_ENV_NAME = "arcadelab/atari"
+
+ActionSet = Literal["full", "up_down"]
+# `up_down`: per ROM, the minimal-set actions that move the player up and down. Listed, not
+# guessed: what a joystick direction does differs per game (Pong's paddle goes up on RIGHT and
+# down on LEFT, Karpathy's actions 2 and 3; Breakout's RIGHT/LEFT move it sideways), so a game
+# joins this table with a test that reads its RAM (tests/agents/test_atari_env.py).
+UP_DOWN_ACTIONS: dict[str, tuple[str, str]] = {"pong": ("RIGHT", "LEFT")}
 
 
 @cache
@@ -45,6 +55,33 @@ def rom_sha256(game: str) -> str:
     """sha256 of the ROM file ale-py ships for `game` (datasets record it: other ROMs differ)."""
     path = Path(ale_py.roms.get_rom_path(rom_name(game)))
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
+def minimal_action_meanings(game: str) -> tuple[str, ...]:
+    """The game's minimal action set, by name, in the order of its env's `Discrete` actions
+    (Pong: NOOP, FIRE, RIGHT, LEFT, RIGHTFIRE, LEFTFIRE)."""
+    # Static, and before the interface exists: its constructor prints the ALE banner otherwise.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    ale = ale_py.ALEInterface()
+    ale.loadROM(ale_py.roms.get_rom_path(rom_name(game)))
+    return tuple(a.name for a in ale.getMinimalActionSet())
+
+
+def policy_actions(game: str, actions: ActionSet = "full") -> tuple[int, ...]:
+    """The env actions (indices into the minimal action set) that a policy's outputs 0..k-1
+    stand for: all of them (`full`), or the up and down pair (`up_down`, games in
+    `UP_DOWN_ACTIONS` only; ValueError for others)."""
+    meanings = minimal_action_meanings(game)
+    if actions == "full":
+        return tuple(range(len(meanings)))
+    if actions != "up_down":
+        raise ValueError(f"unknown action set {actions!r} (full or up_down)")
+    rom = rom_name(game)
+    if rom not in UP_DOWN_ACTIONS:
+        raise ValueError(f"up_down: no up/down action pair known for {game} (known: "
+                         f"{', '.join(sorted(UP_DOWN_ACTIONS))}); use full")
+    return tuple(meanings.index(name) for name in UP_DOWN_ACTIONS[rom])
 
 
 def make_collect_env(
@@ -83,11 +120,13 @@ def make_policy_env(
     render_mode: str | None = None,
     mode: int | None = None,
     difficulty: int | None = None,
+    actions: ActionSet = "full",
 ) -> gym.Env:
     """The policy's view: uint8 observations of shape (frame_stack, screen_size, screen_size).
 
     Uses gymnasium's own AtariPreprocessing (Machado et al. 2018 / Nature DQN protocol) and
-    FrameStackObservation; `mode` / `difficulty` pick a game variant (None: the default).
+    FrameStackObservation; `mode` / `difficulty` pick a game variant (None: the default);
+    `actions=up_down` makes the action space Discrete(2): 0 up, 1 down.
     Observations stay uint8: the encoder scales them, which keeps the
     data moved between env runners and learners four times smaller than float32.
     """
@@ -112,7 +151,15 @@ def make_policy_env(
         grayscale_obs=True,
         scale_obs=False,
     )
-    return gym.wrappers.FrameStackObservation(env, stack_size=frame_stack)
+    env = gym.wrappers.FrameStackObservation(env, stack_size=frame_stack)
+    if actions == "full":
+        return env
+    pair = policy_actions(game, actions)
+    meanings = env.unwrapped.get_action_meanings()
+    if tuple(meanings[a] for a in pair) != UP_DOWN_ACTIONS[rom_name(game)]:
+        raise RuntimeError(f"{game}: env actions {pair} are {[meanings[a] for a in pair]}, "
+                           f"not {UP_DOWN_ACTIONS[rom_name(game)]}")
+    return gym.wrappers.TransformAction(env, lambda a: pair[int(a)], gym.spaces.Discrete(2))
 
 
 def make_vector_env(
@@ -126,16 +173,18 @@ def make_vector_env(
     repeat_action_probability: float = 0.0,
     max_episode_steps: int | None = None,
     num_threads: int = 0,
+    actions: ActionSet = "full",
 ) -> gym.vector.VectorEnv:
-    """ale-py's `AtariVectorEnv`: the same preprocessing as `make_policy_env`, done for all
-    `num_envs` games in C++ threads (no Python per frame), autoreset on the next step.
+    """ale-py's `AtariVectorEnv`: the same preprocessing (and `actions`) as `make_policy_env`,
+    done for all `num_envs` games in C++ threads (no Python per frame), autoreset on the next
+    step.
 
     Rewards stay unclipped here: the learner clips them (RLlib's `clip_rewards`), so episode
     returns in the metrics are real game scores.
     """
     from ale_py.vector_env import AtariVectorEnv
 
-    return AtariVectorEnv(
+    env = AtariVectorEnv(
         rom_name(game),
         num_envs,
         frameskip=frameskip,
@@ -153,6 +202,12 @@ def make_vector_env(
         use_fire_reset=False,  # as AtariPreprocessing: the agent learns to serve
         num_threads=num_threads,
     )
+    if actions == "full":
+        return env
+    # The C++ env takes an int array of minimal-set indices, one per env.
+    pair = np.asarray(policy_actions(game, actions), np.int64)
+    return gym.wrappers.vector.TransformAction(
+        env, lambda a: pair[np.asarray(a, np.int64)], single_action_space=gym.spaces.Discrete(2))
 
 
 def rllib_env_creator(env_config: dict[str, Any]) -> gym.Env | gym.vector.VectorEnv:

@@ -18,6 +18,7 @@ class PPOSettings(Protocol):
     """What the builders read from a config (pipelines.config.RLConfig satisfies it)."""
 
     algorithm: str
+    actions: str
     env_backend: str
     env_threads: int
     num_env_runners: int
@@ -52,6 +53,7 @@ def env_config(game: str, rl: PPOSettings, **task: int) -> dict[str, Any]:
     return {
         "game": game,
         "backend": rl.env_backend,
+        "actions": rl.actions,
         "num_threads": rl.env_threads,
         "frameskip": rl.frameskip,
         "screen_size": rl.screen_size,

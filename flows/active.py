@@ -21,6 +21,7 @@ from pipelines.active_stage import (
     finish_active,
     prepare_active,
     run_round,
+    run_rounds,
     start_state,
 )
 from pipelines.al_state import RoundState
@@ -54,10 +55,7 @@ def active_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: s
         ctx = prepare_active(cfg, data, run.info.run_id)
         states: dict[str, RoundState] = {}
         for strategy in cfg.active.strategies:
-            state = start_state(ctx, strategy)
-            while not state.done and not (state.pending and cfg.active.oracle == "human"):
-                state = al_round_task(ctx, state)
-            states[strategy] = state
+            states[strategy] = run_rounds(ctx, start_state(ctx, strategy), al_round_task)
         # A live stream is labelled by the emulator's RAM: no person keeps up with 60 frames/s.
         live = cfg.active.stream and cfg.active.oracle == "ram"
         stream = al_stream_task(ctx) if live else None

@@ -1,12 +1,15 @@
 """Policy weights on disk: `policy.pt` (the actor-critic state dict) beside `policy.json`
-(encoder spec and action count), loaded without executing code (`weights_only=True`)."""
+(encoder spec, action count, and the env actions the outputs stand for), loaded without
+executing code (`weights_only=True`)."""
 
 from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -22,13 +25,42 @@ class PolicyCheckpointError(EncoderCheckpointError):
     """A missing, unreadable or mismatched policy checkpoint."""
 
 
-def save_policy(net: ActorCritic, spec: EncoderSpec, num_actions: int, directory: Path) -> Path:
+class PolicyActions(NamedTuple):
+    """What a policy's outputs mean: its action set (`full`, `up_down`) and, per output, the
+    env action (index into the game's minimal action set) it stands for."""
+
+    actions: str
+    env_actions: tuple[int, ...]
+
+
+def save_policy(net: ActorCritic, spec: EncoderSpec, num_actions: int, directory: Path,
+                actions: str = "full", env_actions: Sequence[int] | None = None) -> Path:
+    """`env_actions`: the env action of each output (None: output i is env action i)."""
+    env_actions = list(range(num_actions) if env_actions is None else env_actions)
+    if len(env_actions) != num_actions:
+        raise ValueError(f"{num_actions} policy outputs but {len(env_actions)} env actions")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, directory / WEIGHTS)
     (directory / META).write_text(json.dumps(
-        {"encoder": asdict(spec), "num_actions": num_actions}, indent=2))
+        {"encoder": asdict(spec), "num_actions": num_actions, "actions": actions,
+         "env_actions": env_actions}, indent=2))
     return directory
+
+
+def load_policy_actions(directory: Path) -> PolicyActions:
+    """The action set a saved policy plays (checkpoints from before it was recorded: full)."""
+    path = Path(directory) / META
+    try:
+        meta = json.loads(path.read_text())
+        n = int(meta["num_actions"])
+        env_actions = tuple(int(a) for a in meta.get("env_actions", range(n)))
+        return PolicyActions(str(meta.get("actions", "full")), env_actions)
+    except FileNotFoundError:
+        raise PolicyCheckpointError(f"no policy checkpoint at {directory}: {META} missing") \
+            from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PolicyCheckpointError(f"{path} is not valid: {exc}") from None
 
 
 def load_policy(directory: Path) -> tuple[ActorCritic, EncoderSpec]:

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from pipelines.al_state import (
 )
 from pipelines.config import ArcadeConfig
 from pipelines.dataset import DatasetError
+from pipelines.progress import progress
 
 log = logging.getLogger("arcadelab")
 
@@ -233,6 +235,27 @@ def run_round(ctx: ActiveContext, state: RoundState) -> RoundState:
         state = replace(state, round=state.round + 1, history=(*state.history, rec),
                         pending=tuple(ctx.pool_ids[picks]))
     save_state(state_path(ctx.cfg.runtime.work_dir, ctx.key, state.strategy), state)
+    return state
+
+
+def run_rounds(ctx: ActiveContext, state: RoundState,
+               one_round: Callable[[ActiveContext, RoundState], RoundState] = run_round
+               ) -> RoundState:
+    """Rounds until the label budget is spent, or until a person must label the pending
+    frames; progress counts the labels bought. `one_round`: the flow's Prefect task."""
+    a = ctx.cfg.active
+
+    def more(s: RoundState) -> bool:
+        return not s.done and not (s.pending and a.oracle == "human")
+
+    if not more(state):
+        return state  # finished, or waiting for a person: nothing to show
+    with progress(a.budget, f"active {state.strategy}", "labels",
+                  initial=len(state.labelled)) as bar:
+        while more(state):
+            state = one_round(ctx, state)
+            bar.update(len(state.labelled), round=state.round,
+                       f1=ctx.target_f1(state.history[-1].f1))
     return state
 
 

@@ -74,6 +74,7 @@ def active_trial(params: dict[str, Any], base: ArcadeConfig, data_path: str) -> 
     final = {s: ctx.target_f1(st.history[-1].f1) for s, st in states.items()}
     metrics = trial_metrics(result.savings, result.labels_to_target, final)
     log.info("tune trial %s: %s", params, metrics)
-    # One report: Tune checks every report for the objective, known only at the end.
+    # One report: Tune checks every report for the objective, known only at the end. So
+    # ASHA and PBT, which act on per-iteration reports, are refused for target=active.
     tune.report(metrics | {"al/full_data_f1": result.full_f1,
                            "al/rounds": sum(len(st.history) for st in states.values())})

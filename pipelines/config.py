@@ -168,6 +168,10 @@ class RLConfig(_Section):
     """PPO (or REINFORCE) on RLlib's new API stack over the preprocessed pixel env."""
 
     algorithm: Literal["ppo", "reinforce"] = Field("ppo", description="ppo or reinforce")
+    # The course's Pong policy network chooses only up or down (Karpathy's "Pong from Pixels").
+    actions: Literal["full", "up_down"] = Field(
+        "full", description="full: the game's minimal action set; up_down: two actions, up "
+        "and down (games in agents.atari_env.UP_DOWN_ACTIONS: Pong)")
     iterations: int = Field(50, ge=1, description="training iterations")
     env_backend: Literal["ale_vector", "gymnasium"] = Field(
         "ale_vector", description="ale_vector: ale-py's C++ AtariVectorEnv; gymnasium: "
@@ -229,6 +233,16 @@ class RLConfig(_Section):
                              "env_backend=gymnasium (ale-py's vector env has no game modes)")
         return self
 
+    def game_problem(self, game: str) -> str | None:
+        """Why these settings cannot play `game`, if so (ArcadeConfig asks: it knows the game)."""
+        from agents.atari_env import policy_actions
+
+        try:
+            policy_actions(game, self.actions)
+        except ValueError as exc:
+            return f"actions: {exc}"
+        return None
+
 
 class TransferConfig(_Section):
     """Transfer experiment: scratch vs frozen vs fine-tuned pretrained encoder, same budget."""
@@ -281,7 +295,8 @@ class PolicyTransferConfig(_Section):
 class TuneConfig(_Section):
     """`arcadelab tune`: a Ray Tune grid over the fields of one section (`target`: RL
     hyperparameters, or the active-learning loop's strategies and batch sizes), every trial a
-    nested MLflow run."""
+    nested MLflow run; with a scheduler (`asha`, `pbt`; RL only) trials are stopped early or
+    evolved as they train."""
 
     target: Literal["rl", "active"] = Field("rl", description="section whose fields are swept")
     params: dict[str, tuple[Any, ...]] | None = Field(
@@ -291,7 +306,19 @@ class TuneConfig(_Section):
     metric: str | None = Field(None, description="what picks the best trial (None: "
                                "rl/episode_return_mean, or al/label_savings_vs_random)")
     mode: Literal["max", "min"] = Field("max", description="maximise or minimise the metric")
-    max_concurrent_trials: int = Field(1, ge=1, description="trials at once")
+    max_concurrent_trials: int = Field(
+        1, ge=1, description="trials at once (pbt: as many as the Ray cluster fits; PBT "
+        "pauses the others at a checkpoint and takes turns)")
+    scheduler: Literal["none", "asha", "pbt"] = Field(
+        "none", description="none: every trial runs to the end; asha: stop weak trials early; "
+        "pbt: weak trials clone strong ones and mutate their `pbt_fields` (target=rl only)")
+    # Laptop defaults against rl.iterations=50: rungs at 10, 20, 40 iterations.
+    grace_period: int = Field(10, ge=1, description="asha: iterations before a trial may stop")
+    reduction_factor: float = Field(
+        2.0, gt=1, description="asha: keep the best 1/reduction_factor at each rung")
+    perturbation_interval: int = Field(
+        10, ge=1, description="pbt: iterations between exploit/explore steps (each saves a "
+        "checkpoint of every trial)")
 
     @property
     def objective(self) -> str:
@@ -300,6 +327,36 @@ class TuneConfig(_Section):
     @property
     def grid(self) -> dict[str, tuple[Any, ...]]:
         return dict(TUNE_GRIDS[self.target] if self.params is None else self.params)
+
+    @property
+    def trials(self) -> int:
+        """Trials the sweep starts: the grid's points times `num_samples`."""
+        return functools.reduce(lambda n, v: n * len(v), self.grid.values(), self.num_samples)
+
+    @property
+    def pbt_fields(self) -> tuple[str, ...]:
+        """RL fields PBT may change in a running trial: they steer only the loss and the
+        optimiser, so a trial restored from another's checkpoint can take them on. Other swept
+        fields (arch, batch sizes, env runners) come from the trial it clones, unmutated."""
+        return ("lr", "gamma", "gae_lambda", "clip_param", "vf_loss_coeff", "entropy_coeff",
+                "grad_clip", "num_epochs", "finetune_lr_scale")
+
+    @property
+    def mutable(self) -> dict[str, tuple[Any, ...]]:
+        """The swept fields PBT mutates: `pbt_fields` with at least two distinct values."""
+        return {k: v for k, v in self.grid.items()
+                if k in self.pbt_fields and len(set(v)) >= 2}
+
+    def budget_problem(self, iterations: int) -> str | None:
+        """Why the scheduler cannot act within trials of `iterations` iterations, if so (the
+        sweep checks it again once `iterations` falls back to rl.iterations)."""
+        if self.scheduler == "asha" and self.grace_period > iterations:
+            return (f"grace_period: {self.grace_period} exceeds the {iterations} iterations "
+                    "of a trial, so ASHA could never stop one")
+        if self.scheduler == "pbt" and self.perturbation_interval >= iterations:
+            return (f"perturbation_interval: {self.perturbation_interval} is not below the "
+                    f"{iterations} iterations of a trial, so PBT would never perturb one")
+        return None
 
     @model_validator(mode="after")
     def _target_fields(self) -> TuneConfig:
@@ -314,6 +371,32 @@ class TuneConfig(_Section):
             raise ValueError(f"params: not {label} fields: {hints}")
         if any(len(values) == 0 for values in self.grid.values()):
             raise ValueError("params: every field needs at least one value")
+        return self
+
+    @model_validator(mode="after")
+    def _scheduler_fits(self) -> TuneConfig:
+        if self.scheduler == "none":
+            return self
+        if self.target == "active":
+            raise ValueError(
+                f"scheduler: {self.scheduler} needs the metric every iteration, but an "
+                "active-learning trial reports once, at the end (its label savings against "
+                "random are known only when every loop has spent its budget); use "
+                "scheduler=none")
+        if self.scheduler == "pbt":
+            if self.trials < 2:
+                raise ValueError(
+                    f"scheduler: pbt needs a population of at least 2 trials (num_samples x "
+                    f"grid = {self.trials}); add values to tune.params or raise "
+                    "tune.num_samples")
+            if not self.mutable:
+                raise ValueError(
+                    "scheduler: pbt needs a swept field it can mutate in a running trial "
+                    f"({', '.join(self.pbt_fields)}) with at least two values; the grid "
+                    f"has {sorted(self.grid)}")
+        problem = self.budget_problem(self.iterations) if self.iterations else None
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -701,6 +784,15 @@ class ArcadeConfig(_Section):
             if missing:
                 raise ValueError(f"{name}: {missing} not available in {game} "
                                  f"(it has {list(known)})")
+        return v
+
+    @field_validator("rl")
+    @classmethod
+    def _rl_fits_game(cls, v: RLConfig, info: ValidationInfo) -> RLConfig:
+        game = info.data.get("game")
+        problem = None if game is None else v.game_problem(game)
+        if problem:
+            raise ValueError(problem)
         return v
 
     def science(self) -> dict[str, Any]:

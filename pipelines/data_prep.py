@@ -11,7 +11,6 @@ import logging
 import math
 import tempfile
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +25,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
-from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.dataset_source_registry import get_registered_sources, resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 
-from agents.atari_env import make_collect_env, rom_name, rom_sha256
+from agents.atari_env import policy_actions, rom_name, rom_sha256
 from pipelines.config import ArcadeConfig, config_digest
 from pipelines.dataset import (
     FORMAT_VERSION,
@@ -41,6 +40,7 @@ from pipelines.dataset import (
 )
 from pipelines.labels import label_statistics, labels_for, screen_positions
 from pipelines.plots import frame_grid
+from pipelines.progress import progress
 from pipelines.registry import POLICY_MODEL, RegistryError, load_registered_policy, resolve
 from pipelines.rollouts import BehaviourPolicy, RolloutSpec, collect_rollout, decode_frames
 from pipelines.splits import SPLITS, assign_episode_splits, leaked_mask
@@ -97,9 +97,10 @@ def behaviour_policy(cfg: ArcadeConfig, version: str | None) -> BehaviourPolicy 
         return None
     try:
         net, spec, version = load_registered_policy(version)
-        trained_on = resolve(version, POLICY_MODEL)[1].get("game", cfg.game)
+        tags = resolve(version, POLICY_MODEL)[1]
     except (RegistryError, OSError, ValueError) as exc:
         raise DatasetError(f"data.policy: {exc}") from None
+    trained_on = tags.get("game", cfg.game)
     if trained_on != cfg.game:
         raise DatasetError(f"data.policy: {POLICY_MODEL}@{cfg.data.policy} (version {version}) "
                            f"plays {trained_on}, but game is {cfg.game}")
@@ -109,16 +110,19 @@ def behaviour_policy(cfg: ArcadeConfig, version: str | None) -> BehaviourPolicy 
             f"data.policy: models:/{POLICY_MODEL}@{cfg.data.policy} (version {version}) reads "
             f"observations {spec.input_shape}, but the policy view of this config is "
             f"{expected} (rl.frame_stack x rl.screen_size^2); set those to match the policy")
-    env = make_collect_env(cfg.game)
-    actions = int(env.action_space.n)
-    env.close()
-    if net.policy.out_features != actions:
+    # A two-action (`up_down`) policy plays the env actions its outputs stand for.
+    action_set = tags.get("actions", "full")
+    try:
+        env_actions = policy_actions(cfg.game, action_set)
+    except ValueError as exc:
+        raise DatasetError(f"data.policy: {exc}") from None
+    if net.policy.out_features != len(env_actions):
         raise DatasetError(f"data.policy: {POLICY_MODEL}@{cfg.data.policy} (version {version}) "
                            f"chooses among {net.policy.out_features} actions, but {cfg.game} "
-                           f"has {actions}")
+                           f"has {len(env_actions)} ({action_set} action set)")
     weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    return BehaviourPolicy(spec, actions, weights,
-                           f"{POLICY_MODEL}@{cfg.data.policy} (v{version})")
+    return BehaviourPolicy(spec, len(env_actions), weights,
+                           f"{POLICY_MODEL}@{cfg.data.policy} (v{version})", env_actions)
 
 
 def upstream_dataset(cfg: ArcadeConfig, upstream: Mapping[str, Any]) -> Path:
@@ -180,12 +184,13 @@ def _collect(cfg: ArcadeConfig, path: Path, policy: BehaviourPolicy | None) -> D
     indexes: dict[int, pa.Table] = {}
     rows_refs: dict[int, ray.ObjectRef] = {}
     waiting = list(pending)
-    while waiting:
-        done, waiting = ray.wait(waiting, num_returns=1)
-        task, rows_ref = pending[done[0]]
-        indexes[task], rows_refs[task] = ray.get(done[0]), rows_ref
-        log.info("data: rollout task %d/%d done (%d steps each)", len(indexes), len(specs),
-                 d.steps_per_task)
+    with progress(len(specs), "data", "rollout task") as bar:
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            task, rows_ref = pending[done[0]]
+            indexes[task], rows_refs[task] = ray.get(done[0]), rows_ref
+            bar.advance(1, env_steps=f"{len(indexes) * d.steps_per_task}/"
+                                     f"{len(specs) * d.steps_per_task}")
     elapsed = time.perf_counter() - start
     steps_per_s = d.num_tasks * d.steps_per_task / elapsed
 
@@ -281,6 +286,9 @@ def _sample_grid(rows: pa.Table, rom: str, table: dict[str, int], out: Path) -> 
         markers.append(screen_positions(rom, labels))
     frame_grid(frames, captions, markers).save(out)
 
+# MLflow's source for local files (get_registered_sources lists it twice: see log_dataset_input).
+LOCAL_SOURCE = next(s for s in get_registered_sources() if s._get_source_type() == "local")
+
 
 def log_dataset_input(path: Path, manifest: Manifest, context: str) -> None:
     """Record a dataset on the active run: an MLflow input (name, digest of the shard hashes,
@@ -290,9 +298,10 @@ def log_dataset_input(path: Path, manifest: Manifest, context: str) -> None:
                      "arcadelab.dataset_path": str(path),
                      "arcadelab.behaviour_policy": manifest.extra.get("behaviour_policy",
                                                                       RANDOM_POLICY)})
-    with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
-        warnings.simplefilter("ignore")
-        source = resolve_dataset_source(str(path))
+    # Asked of the local sources only: MLflow registers its local-file source twice, and
+    # resolving a path against every source warns that it "can be interpreted in multiple
+    # ways" (both matches are that one class).
+    source = resolve_dataset_source(str(path), candidate_sources=[LOCAL_SOURCE])
     mlflow.log_input(MetaDataset(source=source, name=manifest.name, digest=manifest.digest()),
                      context=context)
 

@@ -126,13 +126,15 @@ def training_rl_config(tags: dict[str, str]) -> dict[str, Any] | None:
     return rl if isinstance(rl, dict) else None
 
 
-def env_kwargs(cfg: ArcadeConfig) -> dict[str, Any]:
-    """The RL stage's preprocessing (what the policy saw in training), this stage's cut."""
+def env_kwargs(cfg: ArcadeConfig, actions: str = "full") -> dict[str, Any]:
+    """The RL stage's preprocessing (what the policy saw in training), this stage's cut, and
+    the policy's own action set (its version's `actions` tag: a two-action policy plays up and
+    down, whatever rl.actions says now)."""
     rl = cfg.rl
     return {"game": cfg.game, "frameskip": rl.frameskip, "screen_size": rl.screen_size,
             "frame_stack": rl.frame_stack, "noop_max": rl.noop_max,
             "repeat_action_probability": rl.repeat_action_probability,
-            "max_episode_steps": cfg.policy_transfer.max_episode_steps}
+            "max_episode_steps": cfg.policy_transfer.max_episode_steps, "actions": actions}
 
 
 def evaluate_variant(net: ActorCritic, kwargs: dict[str, Any], variant: Variant, seen: bool,
@@ -264,7 +266,8 @@ def run_policy_transfer_stage(cfg: ArcadeConfig, trained_version: str | None = N
     log.info("policy_transfer: %s@%s v%s on %d variants x %d episodes (seen: %s)",
              registry.POLICY_MODEL, pt.alias, version, len(variants), pt.episodes,
              ", ".join(sorted(variant_key(v) for v in seen)))
-    results = evaluate_variants(net, env_kwargs(cfg), variants, seen, pt.episodes, cfg.seed)
+    kwargs = env_kwargs(cfg, tags.get("actions", "full"))
+    results = evaluate_variants(net, kwargs, variants, seen, pt.episodes, cfg.seed)
     result = PolicyTransferResult(pt.alias, version, results, *summary(results))
     _log(cfg, result)
     return result

@@ -34,6 +34,7 @@ from models.stdim import STDIM
 from models.supervised import MultiHeadClassifier
 from pipelines.config import ArcadeConfig
 from pipelines.plots import recon_grid
+from pipelines.train_progress import epoch_progress
 
 STATE = "state.pt"
 
@@ -227,30 +228,32 @@ def pretrain(cfg: ArcadeConfig, method: str, view: str, spec: EncoderSpec,
     p = cfg.pretrain
     name = f"pretrain-{view}-{method}-{(run_id or 'norun')[:8]}"
     storage = (cfg.runtime.work_dir / "ray_results").resolve()
-    trainer = TorchTrainer(
-        loop,
-        train_loop_config={
-            "method": method, "spec": spec.__dict__, "num_labels": num_labels,
-            "atc_momentum": p.atc_momentum, "atc_shift": p.atc_shift, "lr": p.lr,
-            "epochs": p.epochs,
-            "batch_size": p.batch_size, "seed": cfg.seed, "run_id": run_id,
-            "tracking_uri": tracking_uri, "metric_prefix": f"pretrain/{view}/{method}",
-            "preview": preview, "validate": val is not None, "patience": p.patience,
-        },
-        scaling_config=ray.train.ScalingConfig(num_workers=p.num_workers, use_gpu=p.use_gpu),
-        run_config=ray.train.RunConfig(
-            name=name, storage_path=str(storage),
-            failure_config=ray.train.FailureConfig(max_failures=p.max_failures),
-            # Ray keeps the best-scoring checkpoints and, for restarts, always the latest.
-            checkpoint_config=ray.train.CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute="val_loss" if val else None,
-                checkpoint_score_order="min"),
-        ),
-        datasets={"train": train} | ({"val": val} if val is not None else {}),
-    )
-    start = time.perf_counter()
-    result = trainer.fit()
-    elapsed = time.perf_counter() - start
+    with epoch_progress(p.epochs, f"pretrain {view}/{method}") as callbacks:
+        trainer = TorchTrainer(
+            loop,
+            train_loop_config={
+                "method": method, "spec": spec.__dict__, "num_labels": num_labels,
+                "atc_momentum": p.atc_momentum, "atc_shift": p.atc_shift, "lr": p.lr,
+                "epochs": p.epochs,
+                "batch_size": p.batch_size, "seed": cfg.seed, "run_id": run_id,
+                "tracking_uri": tracking_uri, "metric_prefix": f"pretrain/{view}/{method}",
+                "preview": preview, "validate": val is not None, "patience": p.patience,
+            },
+            scaling_config=ray.train.ScalingConfig(num_workers=p.num_workers, use_gpu=p.use_gpu),
+            run_config=ray.train.RunConfig(
+                name=name, storage_path=str(storage),
+                failure_config=ray.train.FailureConfig(max_failures=p.max_failures),
+                # Ray keeps the best-scoring checkpoints and, for restarts, always the latest.
+                checkpoint_config=ray.train.CheckpointConfig(
+                    num_to_keep=2, checkpoint_score_attribute="val_loss" if val else None,
+                    checkpoint_score_order="min"),
+                callbacks=callbacks,  # each epoch's report, shown on the driver
+            ),
+            datasets={"train": train} | ({"val": val} if val is not None else {}),
+        )
+        start = time.perf_counter()
+        result = trainer.fit()
+        elapsed = time.perf_counter() - start
     chosen = result.checkpoint
     if val is not None and result.checkpoint is not None:
         with result.checkpoint.as_directory() as d:  # the last epoch holds the whole history

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
@@ -39,14 +39,12 @@ class RegistryError(LookupError):
 
 def _log_pyfunc(code: str, artifacts: dict[str, str], name: str, model: str,
                 tags: dict[str, str], register: bool) -> str | None:
-    with warnings.catch_warnings():  # "add type hints to predict": inputs are arrays
-        warnings.simplefilter("ignore")
-        info = mlflow.pyfunc.log_model(
-            name=name, python_model=code, artifacts=artifacts,
-            registered_model_name=model if register else None,
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
-            tags=tags,
-        )
+    info = mlflow.pyfunc.log_model(  # predict is typed: no type-hint warning to hide
+        name=name, python_model=code, artifacts=artifacts,
+        registered_model_name=model if register else None,
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+        tags=tags,
+    )
     version = info.registered_model_version
     if register and version is not None:
         client = MlflowClient()
@@ -66,10 +64,14 @@ def log_encoder(encoder: nn.Module, spec: EncoderSpec, name: str, tags: dict[str
 
 
 def log_policy(net: ActorCritic, spec: EncoderSpec, num_actions: int, tags: dict[str, str],
-               register: bool = True) -> str | None:
-    """Log a policy network as an MLflow model (`policy`) in the active run."""
+               register: bool = True, actions: str = "full",
+               env_actions: Sequence[int] | None = None) -> str | None:
+    """Log a policy network as an MLflow model (`policy`) in the active run. Its action set
+    goes into `policy.json` (with the env action of each output) and the `actions` tag, which
+    the stages that resolve the version read."""
+    tags = {**tags, "actions": actions}
     with tempfile.TemporaryDirectory() as tmp:
-        save_policy(net, spec, num_actions, Path(tmp) / "policy")
+        save_policy(net, spec, num_actions, Path(tmp) / "policy", actions, env_actions)
         return _log_pyfunc(_POLICY_PYFUNC, {"policy": str(Path(tmp) / "policy")}, "policy",
                            POLICY_MODEL, tags, register)
 

@@ -26,6 +26,7 @@ from ray.rllib.algorithms import Algorithm
 from ray.rllib.algorithms.ppo import PPOConfig
 
 from agents import curriculum
+from agents.atari_env import policy_actions
 from agents.callbacks import health_callbacks, merge
 from agents.ppo import build_algo_config, env_config, scratch_spec
 from models.checkpoint import EncoderCheckpointError
@@ -34,6 +35,7 @@ from pipelines import registry
 from pipelines.config import ArcadeConfig, config_digest
 from pipelines.plots import line_chart
 from pipelines.policy_video import record_gif
+from pipelines.progress import progress
 from pipelines.tracking import log_metrics
 
 log = logging.getLogger("arcadelab")
@@ -276,33 +278,37 @@ def train_rl(cfg: ArcadeConfig, resume: bool = False) -> RLResult:
     metrics: dict[str, float] = {}
     ckpt = Path(resume_info["path"]) if resume_info else ckpt_root
     start, trained = time.perf_counter(), 0
+    # Env steps are planned, not exact: RLlib may sample a fragment more per iteration.
+    planned = rl.iterations * rl.train_batch_size * max(1, rl.num_learners)
     try:
-        while algo.iteration < rl.iterations:
-            result = algo.train()
-            it = algo.iteration
-            metrics = iteration_metrics(
-                result, evaluated=bool(rl.evaluation_every) and it % rl.evaluation_every == 0)
-            steps = int(metrics["rl/env_steps_sampled"])
-            trained += int(metrics["rl/env_steps_iter"])
-            log_metrics(metrics, step=steps)
-            ret = metrics["rl/episode_return_mean"]
-            if not math.isnan(ret):
-                curve[0].append(steps)
-                curve[1].append(ret)
-            if "rl/eval_return" in metrics:
-                eval_curve[0].append(steps)
-                eval_curve[1].append(metrics["rl/eval_return"])
-                if rl.video_max_steps:
-                    _log_video(algo, cfg, env_kwargs, it)
-            if "curriculum/task" in metrics:
-                tasks.append(int(metrics["curriculum/task"]))
-            log.info("rl: iter %d/%d  env steps %d  return %.2f%s  %.0f env steps/s", it,
-                     rl.iterations, steps, ret,
-                     f"  eval {metrics['rl/eval_return']:.2f}" if "rl/eval_return" in metrics
-                     else "", metrics["rl/env_steps_per_s"])
-            if it % rl.checkpoint_every == 0 or it == rl.iterations:
-                ckpt = _save_checkpoint(algo, ckpt_root, cfg, run_id,
-                                        state.index if state else 0)
+        with progress(rl.iterations, "rl", "iter", initial=algo.iteration) as bar:
+            while algo.iteration < rl.iterations:
+                result = algo.train()
+                it = algo.iteration
+                metrics = iteration_metrics(
+                    result, evaluated=bool(rl.evaluation_every) and it % rl.evaluation_every == 0)
+                steps = int(metrics["rl/env_steps_sampled"])
+                trained += int(metrics["rl/env_steps_iter"])
+                log_metrics(metrics, step=steps)
+                ret = metrics["rl/episode_return_mean"]
+                if not math.isnan(ret):
+                    curve[0].append(steps)
+                    curve[1].append(ret)
+                if "rl/eval_return" in metrics:
+                    eval_curve[0].append(steps)
+                    eval_curve[1].append(metrics["rl/eval_return"])
+                    if rl.video_max_steps:
+                        _log_video(algo, cfg, env_kwargs, it)
+                if "curriculum/task" in metrics:
+                    tasks.append(int(metrics["curriculum/task"]))
+                # The last evaluation stays on show until the next one (fields are sticky).
+                bar.update(it, env_steps=f"{steps}/{planned}", return_=ret,
+                           sps=round(metrics["rl/env_steps_per_s"]),
+                           **({"eval": metrics["rl/eval_return"]} if "rl/eval_return" in metrics
+                              else {}))
+                if it % rl.checkpoint_every == 0 or it == rl.iterations:
+                    ckpt = _save_checkpoint(algo, ckpt_root, cfg, run_id,
+                                            state.index if state else 0)
         version = _register(algo, cfg, run_id, encoder_version, eval_curve) \
             if rl.register_policy else None
     finally:
@@ -334,7 +340,9 @@ def _register(algo: Algorithm, cfg: ArcadeConfig, run_id: str, encoder_version: 
     if eval_curve[1]:
         tags["eval_return"] = f"{eval_curve[1][-1]:.2f}"
     spec = EncoderSpec(**module.model_config["encoder_spec"])
-    version = registry.log_policy(module.net, spec, int(module.action_space.n), tags)
+    version = registry.log_policy(module.net, spec, int(module.action_space.n), tags,
+                                  actions=rl.actions,
+                                  env_actions=policy_actions(cfg.game, rl.actions))
     if version is not None:
         for alias in (f"{rl.algorithm}-{rl.transfer}", "current"):
             registry.set_alias(alias, version, registry.POLICY_MODEL)

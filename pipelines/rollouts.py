@@ -33,6 +33,18 @@ class BehaviourPolicy:
     num_actions: int
     weights: dict[str, torch.Tensor] = field(repr=False)
     source: str  # e.g. "arcadelab-policy@current (v3)"
+    # The env action each output stands for (None: output i is env action i); a two-action
+    # (`up_down`) Pong policy: (2, 3), RIGHT and LEFT.
+    env_actions: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.env_actions is not None and len(self.env_actions) != self.num_actions:
+            raise ValueError(f"{self.source}: {self.num_actions} actions but env actions "
+                             f"{self.env_actions}")
+
+    @property
+    def action_map(self) -> tuple[int, ...]:
+        return tuple(range(self.num_actions)) if self.env_actions is None else self.env_actions
 
     def build(self) -> ActorCritic:
         net = ActorCritic(build_encoder(self.spec), self.spec.feature_dim, self.num_actions)
@@ -56,11 +68,13 @@ class PolicyActor:
     """Samples actions from a policy network's softmax over the policy's own view of the
     stored frames: each frame resized to HxW (INTER_AREA, as the RL env) and the last C
     stacked, the first frame repeated at an episode start. Sampling, not argmax: the data
-    should cover what the policy does, with its own randomness (seeded)."""
+    should cover what the policy does, with its own randomness (seeded). Returns env actions
+    (the policy's `action_map`), which is what the dataset records."""
 
     def __init__(self, policy: BehaviourPolicy, seed: int):
         torch.set_num_threads(1)  # one env per Ray task (num_cpus=1)
         self.net = policy.build()
+        self.action_map = policy.action_map
         c, h, w = policy.spec.input_shape
         self.size = (w, h)
         self.stack: deque[np.ndarray] = deque(maxlen=c)
@@ -75,7 +89,7 @@ class PolicyActor:
         obs = torch.from_numpy(np.stack(self.stack)[None])
         with torch.no_grad():
             probs = torch.softmax(self.net.logits(self.net.features(obs)), -1)
-        return int(torch.multinomial(probs[0], 1, generator=self.gen).item())
+        return self.action_map[int(torch.multinomial(probs[0], 1, generator=self.gen).item())]
 
 
 def frame_hash(frame: np.ndarray) -> str:
@@ -109,9 +123,10 @@ def collect_rollout(spec: RolloutSpec) -> tuple[pa.Table, pa.Table]:
     obs, _ = env.reset(seed=spec.seed)
     actor = PolicyActor(spec.policy, spec.seed) if spec.policy is not None else None
     if actor is not None:
-        if spec.policy.num_actions != env.action_space.n:
-            raise ValueError(f"{spec.policy.source} chooses among {spec.policy.num_actions} "
-                             f"actions but {spec.game} has {env.action_space.n}")
+        if max(spec.policy.action_map) >= env.action_space.n or (
+                spec.policy.env_actions is None and spec.policy.num_actions != env.action_space.n):
+            raise ValueError(f"{spec.policy.source} plays env actions {spec.policy.action_map} "
+                             f"but {spec.game} has {env.action_space.n}")
         actor.reset(obs["image"])
 
     n = spec.steps

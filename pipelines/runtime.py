@@ -13,6 +13,7 @@ import socket
 import ray
 
 from pipelines.config import RuntimeConfig
+from pipelines.progress import QUIET_ENV, is_quiet
 
 log = logging.getLogger("arcadelab")
 
@@ -49,6 +50,8 @@ def init_ray(cfg: RuntimeConfig) -> str:
         return "ray (already initialised)"
     address = resolve_ray_address(cfg)
     env_vars = {"PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    if is_quiet():  # --quiet reaches the workers of a cluster too, not only local ones
+        env_vars[QUIET_ENV] = "1"
     if address:
         check_reachable(address, cfg.connect_timeout_s)
         try:

@@ -4,6 +4,7 @@ the clear errors for bad input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -116,11 +117,18 @@ def test_missing_encoder_alias_is_a_clear_error(tmp_path: Path) -> None:
         train_rl(cfg)
 
 
-def test_reinforce_on_the_same_stack(tmp_path: Path, ray_local: None) -> None:
-    result, run = _train(_cfg(tmp_path, *FAST, "rl.algorithm=reinforce"))
+# up_down: the course's two-action network (0 up, 1 down), played as Pong's RIGHT and LEFT.
+@pytest.mark.parametrize(("actions", "outputs"), [("full", 6), ("up_down", 2)])
+def test_reinforce_on_the_same_stack(tmp_path: Path, ray_local: None, actions: str,
+                                     outputs: int) -> None:
+    result, run = _train(_cfg(tmp_path, *FAST, "rl.algorithm=reinforce",
+                              f"rl.actions={actions}"))
     assert result.env_steps >= 128
     assert torch.isfinite(torch.tensor(run.data.metrics["rl/policy_loss"]))
-    assert registry.resolve("reinforce-scratch", registry.POLICY_MODEL)[0] == "1"
+    version, tags = registry.resolve("reinforce-scratch", registry.POLICY_MODEL)
+    assert version == "1" and tags["actions"] == actions
+    net, _, _ = registry.load_registered_policy("reinforce-scratch")
+    assert net.policy.out_features == outputs
 
 
 def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: None) -> None:
@@ -135,19 +143,58 @@ def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: No
     assert [m.value for m in history][-1] == 1.0
 
 
-def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None) -> None:
+# Per scheduler: the extra settings of a 2-trial smoke sweep (lr 1e-4 vs 5e-4).
+SCHEDULERS = {
+    "none": ("tune.iterations=1",),
+    # Rungs at 1 and 2 of 3 iterations: a trial that trails the other there stops early.
+    "asha": ("tune.scheduler=asha", "tune.iterations=3", "tune.grace_period=1"),
+    # One env runner makes a trial take both of the session's 2 CPUs, so the two trials take
+    # turns: PBT pauses each one at every iteration to its checkpoint and restarts it from
+    # there (or from the leader's, when it clones it).
+    "pbt": ("tune.scheduler=pbt", "tune.iterations=3", "tune.perturbation_interval=1",
+            "rl.num_env_runners=1"),
+}
+
+
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None,
+                                          scheduler: str) -> None:
     from pipelines.sweep import run_sweep
 
-    cfg = _cfg(tmp_path, *FAST, "tune.params={lr: [0.0001, 0.0005]}", "tune.iterations=1")
+    cfg = _cfg(tmp_path, *FAST, "tune.params={lr: [0.0001, 0.0005]}", *SCHEDULERS[scheduler])
     tracking.setup(cfg)
     with tracking.flow_run(cfg, "tune", "local") as parent, \
             tracking.stage_run(cfg, "tune", parent, "tune", "local") as run:
         result = run_sweep(cfg, run.info.run_id)
-    assert result.trials == 2 and result.best_params["lr"] in (0.0001, 0.0005)
+    assert result.trials == 2 and result.scheduler == scheduler
+    assert 0.0001 <= result.best_params["lr"] <= 0.0005  # PBT keeps mutations in the grid's range
     client = MlflowClient()
     trials = client.search_runs([parent.info.experiment_id],
                                 f"tags.mlflow.parentRunId = '{run.info.run_id}'")
-    assert sorted(float(t.data.params["lr"]) for t in trials) == [0.0001, 0.0005]
+    lrs = sorted(float(t.data.params["lr"]) for t in trials)  # PBT: each trial's final lr
+    assert len(lrs) == 2 and all(0.0001 <= lr <= 0.0005 for lr in lrs)
+    if scheduler != "pbt":
+        assert lrs == [0.0001, 0.0005]
     for t in trials:
         assert t.data.metrics["rl/env_steps_sampled"] >= 128
-    assert client.get_run(run.info.run_id).data.metrics["tune/trials"] == 2
+    tune_run = client.get_run(run.info.run_id)
+    assert tune_run.data.metrics["tune/trials"] == 2 and tune_run.data.metrics["tune/errors"] == 0
+    assert tune_run.data.params["tune.scheduler"] == scheduler
+    best = json.loads(Path(client.download_artifacts(run.info.run_id, "tune/best.json",
+                                                     str(tmp_path))).read_text())
+    rows = best["trials"]
+    assert best["scheduler"] == scheduler and len(rows) == 2
+    if scheduler == "asha":
+        assert all(1 <= r["iterations"] <= 3 for r in rows)
+        assert [r["stopped_early"] for r in rows] == [r["iterations"] < 3 for r in rows]
+        assert tune_run.data.metrics["tune/stopped_early"] == result.stopped_early
+    if scheduler == "pbt":
+        # Restored counters: a trial restarted from a checkpoint continues its iterations
+        # (a fresh algorithm would run 3 more and end past 3).
+        assert [r["iterations"] for r in rows] == [3, 3]
+        assert all(r["rl/env_steps_sampled"] >= 3 * 128 for r in rows)
+        assert all(isinstance(r["perturbations"], int) and r["perturbations"] >= 0
+                   for r in rows)
+        assert tune_run.data.metrics["tune/perturbations"] == sum(r["perturbations"]
+                                                                  for r in rows)
+        assert list((tmp_path / "work" / "tune").rglob("checkpoint_*"))

@@ -9,7 +9,13 @@ import torch
 
 from models.actor_critic import ActorCritic
 from models.encoder import EncoderSpec, SmallCNN, build_encoder
-from models.policy_checkpoint import PolicyCheckpointError, load_policy, save_policy
+from models.policy_checkpoint import (
+    PolicyActions,
+    PolicyCheckpointError,
+    load_policy,
+    load_policy_actions,
+    save_policy,
+)
 
 SPEC = EncoderSpec("small_cnn", 4, 84, 84, 32)
 
@@ -60,3 +66,18 @@ def test_archs_share_the_encoder_interface(arch: str) -> None:
 def test_unknown_arch() -> None:
     with pytest.raises(ValueError, match="unknown encoder arch 'resnet'"):
         build_encoder(EncoderSpec("resnet"))
+
+
+def test_action_set_round_trips_and_defaults_to_full(tmp_path: Path) -> None:
+    net = ActorCritic(build_encoder(SPEC), SPEC.feature_dim, 2)
+    save_policy(net, SPEC, 2, tmp_path / "two", "up_down", (2, 3))
+    assert load_policy_actions(tmp_path / "two") == PolicyActions("up_down", (2, 3))
+    assert load_policy(tmp_path / "two")[0].policy.out_features == 2
+    save_policy(_net(), SPEC, 6, tmp_path / "full")
+    assert load_policy_actions(tmp_path / "full") == PolicyActions("full", tuple(range(6)))
+    # A checkpoint from before the action set was recorded: its outputs are the env's actions.
+    (tmp_path / "full" / "policy.json").write_text(
+        '{"encoder": {"arch": "small_cnn"}, "num_actions": 6}')
+    assert load_policy_actions(tmp_path / "full") == PolicyActions("full", tuple(range(6)))
+    with pytest.raises(ValueError, match="2 policy outputs but 3 env actions"):
+        save_policy(net, SPEC, 2, tmp_path / "bad", "up_down", (2, 3, 4))

@@ -400,3 +400,14 @@ def test_a_config_object_naming_a_preset_gets_its_sizes() -> None:
     assert validate(smoke.model_dump(mode="json")) == smoke
     with pytest.raises(ConfigError, match="unknown preset 'tiny'"):
         validate({"preset": "tiny"})
+
+
+def test_up_down_actions_need_a_game_with_a_known_pair() -> None:
+    """rl.actions=up_down (the course's two-action policy) plays Pong's RIGHT/LEFT; a game
+    outside agents.atari_env.UP_DOWN_ACTIONS is refused before any compute, naming the field."""
+    assert load_config("smoke", sets=["rl.actions=up_down"]).rl.actions == "up_down"
+    assert load_config("smoke").rl.actions == "full"
+    with pytest.raises(ConfigError, match=r"rl\.actions: up_down: no up/down action pair known "
+                       r"for ALE/Breakout-v5"):
+        load_config("smoke", sets=["rl.actions=up_down", "game=ALE/Breakout-v5"])
+    assert load_config(sets=["game=ALE/Breakout-v5"]).rl.actions == "full"

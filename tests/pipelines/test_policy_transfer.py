@@ -10,6 +10,7 @@ from models.actor_critic import ActorCritic
 from models.encoder import EncoderSpec, build_encoder
 from pipelines.config import ConfigError, load_config
 from pipelines.policy_transfer import (
+    PolicyTransferError,
     VariantResult,
     env_kwargs,
     evaluate_variants,
@@ -78,3 +79,17 @@ def test_greedy_evaluation_over_variants_is_seeded() -> None:
         assert len(r.returns) == 2 and all(-21 <= x <= 21 for x in r.returns)
         assert all(1 <= s <= 25 for s in r.steps)  # the cap is in agent steps
     assert run() == results  # argmax actions and seeded no-op starts: same episodes again
+
+
+def test_a_two_action_policy_plays_its_own_action_set() -> None:
+    """A policy registered with actions=up_down plays Pong's up/down pair, whatever rl.actions
+    says now; the same net in the full action set is refused (2 outputs, 6 actions)."""
+    torch.manual_seed(0)
+    spec = EncoderSpec("small_cnn", 4, 84, 84, 16)
+    net = ActorCritic(build_encoder(spec), spec.feature_dim, 2)
+    cfg = load_config("smoke", sets=["policy_transfer.max_episode_steps=10"])
+    (result,) = evaluate_variants(net, env_kwargs(cfg, "up_down"), [(0, 0)],
+                                  frozenset({(0, 0)}), episodes=1, seed=0)
+    assert 1 <= result.steps[0] <= 10
+    with pytest.raises(PolicyTransferError, match=r"policy has 2 actions, .* has 6"):
+        evaluate_variants(net, env_kwargs(cfg), [(0, 0)], frozenset(), episodes=1, seed=0)
