@@ -34,7 +34,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from results_io import append_rows  # benchmarks/ is the script dir, on sys.path
+from results_io import append_rows, read_rows  # benchmarks/ is the script dir
 
 from pipelines.rl_experiments import holds_from, steps_to_return
 
@@ -58,9 +58,11 @@ def pinned(mode: str, seed: int, steps: int, alias: str, arch: str, feature_dim:
 
 def champion_spec(store: Path, alias: str) -> tuple[str, int]:
     """Architecture and feature size of the encoder behind the alias (scratch copies them)."""
-    client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
-    local = Path(mlflow.artifacts.download_artifacts(
-        f"models:/arcadelab-encoder@{alias}", tracking_uri=client.tracking_uri))
+    uri = f"sqlite:///{(store / 'mlflow.db').resolve()}"
+    # models:/ URIs are resolved through the registry URI, which tracking_uri= does not set.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/arcadelab-encoder@{alias}"))
     found = list(local.rglob("encoder.json"))
     if not found:
         raise SystemExit(f"models:/arcadelab-encoder@{alias} holds no encoder.json")
@@ -158,9 +160,12 @@ def read(args: argparse.Namespace) -> None:
     df = read_arms(args.store)
     if df.empty:
         raise SystemExit(f"no transfer arm has evaluated yet in {args.store}")
-    print(summary(df).to_string(index=False))
     if not args.no_write:
         print(f"wrote {append_rows('transfer', df.to_dict('records'), replace='run_id')}")
+        # Stores are work dirs a session may lose: the results file keeps every arm measured,
+        # so the table and chart come from it (this store's rows just replaced their own).
+        df = read_rows("transfer")
+    print(summary(df).to_string(index=False))
     if args.plot:
         plot(df, args.plot)
 
