@@ -35,6 +35,8 @@ from mlflow.exceptions import MlflowException
 from prefect import Task
 from prefect.cache_policies import CachePolicy
 from prefect.client.schemas.objects import TaskRun
+from prefect.filesystems import LocalFileSystem
+from prefect.results import ResultStore
 from prefect.states import State
 from prefect.tasks import exponential_backoff
 
@@ -42,15 +44,17 @@ from pipelines import tracking
 from pipelines.config import STAGES, ArcadeConfig, config_digest
 from pipelines.dataset import DatasetError, Manifest, verify
 from pipelines.registry import ENCODER_MODEL, POLICY_MODEL, RANDOM
+from pipelines.status import sqlite_path
 
 log = logging.getLogger("arcadelab")
 
 PACKAGES = ("models", "agents", "pipelines", "flows")
 LIBRARIES = ("ale-py", "gymnasium", "ray", "torch", "mlflow")
 TAG_CACHE_KEY = "arcadelab.cache_key"
-# Stages whose inputs live outside the config: active learning reads labels a person may have
-# imported since (its own round state resumes it, see pipelines/al_state.py).
-ALWAYS_RUN = frozenset({"active"})
+# Stages whose inputs live outside the config, and why (`arcadelab pipeline --dry-run` says it).
+ALWAYS_RUN: dict[str, str] = {
+    # pipelines/al_state.py: its own round state resumes it.
+    "active": "active learning reads labels a person may have imported since"}
 
 
 def _frozen_encoders(*aliases: str) -> list[tuple[str, str]]:
@@ -161,30 +165,47 @@ def library_versions() -> dict[str, str]:
 def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | tuple[str, ...]
                     ) -> str:
     """The key a finished stage is stored and found under (see the module doc)."""
-    before = set(upstream)
     reads = READS.get(stage, lambda _: ())(cfg)
     sci = cfg.science()
-    hidden = ({s for s in STAGES if s != stage and s not in before}
-              - {r for r in reads if "." not in r}) | {"pipeline"}
+    hidden = _hidden_sections(stage, cfg, upstream)
     visible = {k: v for k, v in sci.items() if k not in hidden}
-    key = {"stage": stage, "upstream": sorted(before), "config": visible,
+    key = {"stage": stage, "upstream": sorted(set(upstream)), "config": visible,
            "code": code_digest(), "libraries": library_versions(),
            "store": tracking.tracking_uri(cfg)}
     fields_read = [r.split(".", 1) for r in reads if "." in r]
     if fields_read:  # single fields of a section otherwise hidden
         key["reads"] = {f"{sec}.{name}": sci[sec][name] for sec, name in fields_read}
-    refs = REGISTRY_INPUTS.get(stage, lambda _: [])(cfg)
-    if "data" in visible and cfg.data.policy != "random":
-        # Every stage downstream of policy-played data follows the version that played it.
-        refs = [*refs, (POLICY_MODEL, cfg.data.policy)]
+    refs = registry_refs(stage, cfg, upstream)
     if refs:
         key["registered"] = [registered_version(cfg, *ref) for ref in refs]
     return config_digest(key)
 
 
+def _hidden_sections(stage: str, cfg: ArcadeConfig,
+                     upstream: Mapping[str, Any] | tuple[str, ...]) -> set[str]:
+    """Config sections left out of the stage's key: stages not before it, unless it reads them."""
+    before = set(upstream)
+    reads = READS.get(stage, lambda _: ())(cfg)
+    return ({s for s in STAGES if s != stage and s not in before}
+            - {r for r in reads if "." not in r}) | {"pipeline"}
+
+
+def registry_refs(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | tuple[str, ...]
+                  ) -> list[tuple[str, str]]:
+    """The (model, alias) pairs whose versions join the stage's key, in key order."""
+    refs = REGISTRY_INPUTS.get(stage, lambda _: [])(cfg)
+    if "data" not in _hidden_sections(stage, cfg, upstream) and cfg.data.policy != "random":
+        # Every stage downstream of policy-played data follows the version that played it.
+        refs = [*refs, (POLICY_MODEL, cfg.data.policy)]
+    return refs
+
+
 def registered_version(cfg: ArcadeConfig, model: str, alias: str) -> str:
     """The version behind `models:/<model>@<alias>` in the config's MLflow store ("none": the
     stage then runs and reports the missing alias itself)."""
+    db = sqlite_path(tracking.tracking_uri(cfg))
+    if db is not None and not db.exists():
+        return "none"  # no store yet; opening one would create it (a dry run writes nothing)
     client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
     try:
         if alias.isdigit():  # a version number: fixed, but it must exist
@@ -251,6 +272,23 @@ def stage_options(cfg: ArcadeConfig, key: str) -> dict[str, Any]:
         "retry_jitter_factor": 0.2,
         "retry_condition_fn": retry_if_transient,
     }
+
+
+NOT_STORED = object()  # what `stored_result` returns for a key with no result
+
+
+def stored_result(cfg: ArcadeConfig, key: str) -> Any:
+    """The result persisted under `key` in the work dir's stage cache, read the way Prefect's
+    task cache reads it (`ResultStore.exists`, then `read`); `NOT_STORED` when there is none.
+
+    The storage is built from the path as `stage_options` gives it, without
+    `resolve_result_storage`, whose client would start Prefect's ephemeral server.
+    """
+    cache = (cfg.runtime.work_dir / "cache").resolve()
+    store = ResultStore(result_storage=LocalFileSystem(basepath=str(cache)))
+    if not store.exists(key):
+        return NOT_STORED
+    return store.read(key).result
 
 
 def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, flow: str,

@@ -12,6 +12,7 @@ import typer
 
 from flows.cli_label import label_app
 from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+from pipelines.progress import QUIET_ENV
 from pipelines.quiet import install as install_quiet
 from pipelines.work_dir import WorkDirError, ensure_writable
 
@@ -30,9 +31,14 @@ app.add_typer(label_app, name="label")  # arcadelab label export|import (flows/c
 
 
 @app.callback()
-def _entry() -> None:
+def _entry(
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="no progress bars or lines (give it before the command)")] = False,
+) -> None:
     # Before any command imports the libraries: their known noise is dropped by exact message.
     install_quiet()
+    if quiet:  # an env var, so Ray workers and subprocesses are quiet too
+        os.environ[QUIET_ENV] = "1"
 
 
 Preset = Annotated[str, typer.Option("--preset", "-p",
@@ -121,9 +127,38 @@ def _print_summary(cfg: ArcadeConfig, result: FlowResult) -> None:
 @app.command()
 def pipeline(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
              ray_address: RayAddress = None, work_dir: WorkDir = None,
-             mlflow_uri: MlflowUri = None) -> None:
+             mlflow_uri: MlflowUri = None,
+             dry_run: Annotated[bool, typer.Option(
+                 "--dry-run", help="say which stages would run and which would be reused from "
+                 "the stage cache, and why; runs and writes nothing")] = False,
+             as_json: Annotated[bool, typer.Option(
+                 "--json", help="with --dry-run: print JSON instead of a table")] = False,
+             resume: Annotated[bool, typer.Option(
+                 "--resume", help="an RL stage cut off mid-run continues from its last "
+                 "checkpoint (finished stages are reused as always)")] = False) -> None:
     """Run the whole pipeline flow (data prep -> RL training) as one Prefect flow run."""
-    _run("pipeline", _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+    if as_json and not dry_run:
+        raise _fail("--json goes with --dry-run", 2)
+    # A dry run writes nothing, so an unwritable work dir is not its business.
+    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri,
+                  writable=not dry_run, resume=resume)
+    point = None
+    if resume:
+        from flows.resume import pipeline_resume
+
+        cfg, point = pipeline_resume(cfg)  # RL resumes only from a checkpoint of this config
+    if dry_run:
+        from flows.dry_run import plan_pipeline, print_plan, to_json
+
+        plan = plan_pipeline(cfg, point)
+        if as_json:
+            typer.echo(to_json(plan))
+        else:
+            print_plan(plan)
+        return
+    if point is not None:
+        typer.echo(point.note, err=True)
+    _run("pipeline", cfg)
 
 
 @app.command()

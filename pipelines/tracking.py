@@ -5,8 +5,10 @@ child run per stage, common tags on every run, the resolved config as params and
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,6 +25,12 @@ TAG_FLOW_RUN_ID = "arcadelab.flow_run_id"
 TAG_CONFIG_HASH = "arcadelab.config_hash"
 TAG_GIT_SHA = "arcadelab.git_sha"
 TAG_PRESET = "arcadelab.preset"
+# The process that opened a run, so a later flow run can tell one that was SIGKILLed (still
+# RUNNING, its process gone) from one still under way (`reap_orphans`).
+TAG_HOST = "arcadelab.host"
+TAG_PID = "arcadelab.pid"
+
+log = logging.getLogger("arcadelab")
 
 
 def tracking_uri(cfg: ArcadeConfig) -> str:
@@ -122,6 +130,8 @@ def common_tags(cfg: ArcadeConfig, flow: str, flow_run_id: str, stage: str,
         TAG_CONFIG_HASH: config_hash,
         TAG_GIT_SHA: git_sha(),
         TAG_PRESET: cfg.preset,
+        TAG_HOST: socket.gethostname(),
+        TAG_PID: str(os.getpid()),
     }
 
 
@@ -138,13 +148,68 @@ def log_config(cfg: ArcadeConfig) -> None:
 
 
 @contextlib.contextmanager
+def _ended_on_stop(run: Run) -> Iterator[None]:
+    """Close `run` as KILLED when the process is being stopped (Ctrl-C, SIGTERM: Ray's and
+    Prefect's handlers raise SystemExit / TerminationSignal, BaseExceptions like
+    KeyboardInterrupt); an ordinary exception leaves it to MLflow, which marks it FAILED."""
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, (Exception, GeneratorExit)):
+            active = mlflow.active_run()
+            if active is not None and active.info.run_id == run.info.run_id:
+                mlflow.end_run("KILLED")
+            else:
+                mlflow.MlflowClient().set_terminated(run.info.run_id, "KILLED")
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def reap_orphans() -> list[str]:
+    """Mark KILLED the arcadelab runs still RUNNING whose process on this host is gone.
+
+    A SIGKILL (or a lost machine) ends a process before any code of ours can close its
+    runs. A run from another host, without the tags, or whose pid is alive (maybe reused:
+    then it is left RUNNING, never wrongly closed) is not touched. Returns the run ids.
+    """
+    client = mlflow.MlflowClient()
+    ids = [e.experiment_id for e in client.search_experiments(
+        filter_string="name LIKE 'arcadelab/%'")]
+    if not ids:
+        return []
+    runs = client.search_runs(ids, f"attributes.status = 'RUNNING' and "
+                                   f"tags.`{TAG_HOST}` = '{socket.gethostname()}'",
+                              max_results=1000)
+    reaped = []
+    for run in runs:
+        pid = run.data.tags.get(TAG_PID, "")
+        if pid.isdigit() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, "KILLED")
+            reaped.append(run.info.run_id)
+    if reaped:
+        log.warning("marked %d MLflow run(s) KILLED: still RUNNING, but their process (on "
+                    "this host) is gone: %s", len(reaped), ", ".join(reaped))
+    return reaped
+
+
+@contextlib.contextmanager
 def flow_run(cfg: ArcadeConfig, flow: str, flow_run_id: str) -> Iterator[Run]:
-    """The parent run of one flow run."""
+    """The parent run of one flow run; first closes the runs of killed flow runs."""
     setup(cfg)
+    reap_orphans()
     exp = experiment_id(flow, cfg)
     tags = common_tags(cfg, flow, flow_run_id, "flow", cfg.hash())
     with mlflow.start_run(experiment_id=exp, run_name=f"{flow}-{flow_run_id[:8]}",
-                          tags=tags) as run:
+                          tags=tags) as run, _ended_on_stop(run):
         log_config(cfg)
         yield run
 
@@ -165,7 +230,8 @@ def stage_run(cfg: ArcadeConfig, stage: str, parent: Run | str | None = None,
     section = stage if stage in cfg.science() else None
     tags = common_tags(cfg, flow, flow_run_id, stage, cfg.hash(section))
     with mlflow.start_run(experiment_id=exp, run_name=stage, tags=tags,
-                          parent_run_id=parent_id, nested=parent_id is not None) as run:
+                          parent_run_id=parent_id, nested=parent_id is not None) as run, \
+            _ended_on_stop(run):
         log_config(cfg)
         yield run
 

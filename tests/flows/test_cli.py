@@ -56,6 +56,17 @@ def test_config_prints_resolved_yaml() -> None:
     assert "iterations: 7" in result.output and "preset: smoke" in result.output
 
 
+
+@pytest.mark.parametrize(("flag", "quiet"), [(["--quiet"], "1"), (["-q"], "1"), ([], None)])
+def test_global_quiet_turns_progress_off_for_this_process_and_its_children(
+        flag: list[str], quiet: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.progress import QUIET_ENV
+
+    monkeypatch.setenv(QUIET_ENV, "")  # undone after the test, whatever the CLI sets
+    result = runner.invoke(app, [*flag, "config", "--preset", "smoke"])
+    assert result.exit_code == 0, result.output
+    assert (os.environ[QUIET_ENV] or None) == quiet
+
 @pytest.mark.integration
 def test_unreachable_ray_cluster_is_a_clear_error(tmp_path: Path) -> None:
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
