@@ -14,10 +14,33 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from stable_baselines3 import PPO
+
 MARKS = (250_000, 500_000, 1_000_000, 2_000_000)
+# rl-zoo3 atari PPO: 8 envs, n_steps 128, batch 256, 4 epochs, lr 2.5e-4 (linear decay in the
+# zoo; constant here, as arcadelab's), clip 0.1, vf 0.5, ent 0.01.
+N_ENVS = 8
+ZOO_PPO: dict[str, Any] = {"n_steps": 128, "n_epochs": 4, "batch_size": 256,
+                           "learning_rate": 2.5e-4, "clip_range": 0.1, "vf_coef": 0.5,
+                           "ent_coef": 0.01}
+
+
+def make_ppo(game: str, seed: int) -> PPO:
+    """rl-zoo3's Atari PPO (CnnPolicy) on `N_ENVS` envs of 4 stacked frames, clipped rewards."""
+    import ale_py
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    gym.register_envs(ale_py)
+    env = VecFrameStack(make_atari_env(game, n_envs=N_ENVS, seed=seed), n_stack=4)
+    return PPO("CnnPolicy", env, seed=seed, verbose=0, **ZOO_PPO)
 
 
 def main() -> None:
@@ -28,24 +51,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    import ale_py
-    import gymnasium as gym
-    from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import VecFrameStack
 
-    gym.register_envs(ale_py)
-    env = VecFrameStack(make_atari_env(args.game, n_envs=8, seed=args.seed), n_stack=4)
+    model = make_ppo(args.game, args.seed)
     # Evaluation: unclipped rewards, whole games (no end on a lost life; Pong has none anyway).
     eval_env = VecFrameStack(make_atari_env(
         args.game, n_envs=1, seed=args.seed + 100,
         wrapper_kwargs={"clip_reward": False, "terminal_on_life_loss": False}), n_stack=4)
-    # rl-zoo3 atari PPO: 8 envs, n_steps 128, batch 256, 4 epochs, lr 2.5e-4 (linear decay in
-    # the zoo; constant here, as arcadelab's), clip 0.1, vf 0.5, ent 0.01.
-    model = PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256,
-                learning_rate=2.5e-4, clip_range=0.1, vf_coef=0.5, ent_coef=0.01,
-                seed=args.seed, verbose=0)
     start, rows, done = time.perf_counter(), [], 0
     for mark in [m for m in MARKS if m <= args.steps]:
         model.learn(mark - done, reset_num_timesteps=done == 0)

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import mlflow
 
@@ -43,6 +44,47 @@ def holds_from(steps: Sequence[float], returns: Sequence[float],
                       if math.isnan(r) or r < threshold), default=None)
     after = [s for s in steps if last_below is None or s > last_below]
     return float(after[0]) if after else None
+
+
+class RunEvals(NamedTuple):
+    """One run's greedy evaluations as MLflow holds them."""
+    run_id: str
+    start_ms: int  # the run's start_time
+    evals: Sequence[tuple[float, float, int]]  # (env steps, eval return, timestamp ms)
+
+
+class TimedEval(NamedTuple):
+    """One evaluation of a learning curve, with the wall-clock seconds it took to get there."""
+    env_steps: float
+    eval_return: float
+    wall_s: float
+    run_id: str
+
+
+def chain_wall_clock(runs: Sequence[RunEvals]) -> list[TimedEval]:
+    """One learning curve, with wall seconds, out of a run and its resumes (any order).
+
+    An evaluation's wall seconds are its timestamp minus its run's start. A resumed run starts
+    again from the checkpoint written at an evaluation: its evaluations replace every earlier
+    one from its first on, and its clock continues from the last evaluation before that. So
+    the time a killed run spent past its last checkpoint is not counted; its restart is."""
+    curve: list[TimedEval] = []
+    for run in sorted(runs, key=lambda r: r.start_ms):
+        evals = sorted(run.evals, key=lambda e: e[0])
+        if not evals:
+            continue
+        curve = [e for e in curve if e.env_steps < evals[0][0]]
+        offset = curve[-1].wall_s if curve else 0.0
+        curve += [TimedEval(float(s), float(v), offset + (t - run.start_ms) / 1000, run.run_id)
+                  for s, v, t in evals]
+    return curve
+
+
+def time_to_hold(curve: Sequence[TimedEval], threshold: float) -> TimedEval | None:
+    """The evaluation of a curve (in env-step order) from which every later one is at or above
+    `threshold`, with its env steps and wall seconds (None: never)."""
+    steps = holds_from([e.env_steps for e in curve], [e.eval_return for e in curve], threshold)
+    return None if steps is None else next(e for e in curve if e.env_steps == steps)
 
 
 def threshold_label(x: float) -> str:

@@ -74,3 +74,47 @@ def test_holds_from_is_where_every_later_point_passes() -> None:
     assert holds_from([], [], 0) is None
     with pytest.raises(ValueError, match="2 steps but 1 returns"):
         holds_from([1, 2], [0.0], 0)
+
+
+def test_wall_clock_of_one_run_is_since_its_start() -> None:
+    from pipelines.rl_experiments import RunEvals, TimedEval, chain_wall_clock, time_to_hold
+
+    start = 1_000_000
+    run = RunEvals("a", start, [(100, -21.0, start + 60_000), (200, 19.0, start + 125_500),
+                                (300, 18.0, start + 190_000)])
+    curve = chain_wall_clock([run])
+    assert curve == [TimedEval(100, -21.0, 60.0, "a"), TimedEval(200, 19.0, 125.5, "a"),
+                     TimedEval(300, 18.0, 190.0, "a")]
+    assert time_to_hold(curve, 18) == TimedEval(200, 19.0, 125.5, "a")
+    assert time_to_hold(curve, 19) is None  # 18 at the end: not held
+    assert chain_wall_clock([]) == [] and time_to_hold([], 18) is None
+
+
+def test_a_resumed_run_continues_the_clock_from_its_checkpoint() -> None:
+    from pipelines.rl_experiments import RunEvals, chain_wall_clock, time_to_hold
+
+    # Killed after evaluating 100 and 200 (its last checkpoint at 200) and part way to 300.
+    killed = RunEvals("a", 0, [(200, 18.0, 130_000), (100, -21.0, 60_000)])  # any order
+    # Resumed an hour later from the checkpoint at 200; 20 s to start, 60 s per evaluation.
+    resumed = RunEvals("b", 3_600_000, [(300, -5.0, 3_680_000), (400, 20.0, 3_740_000)])
+    # Given newest first: the chain orders runs by start.
+    curve = chain_wall_clock([resumed, killed])
+    assert [(e.env_steps, e.wall_s, e.run_id) for e in curve] == [
+        (100, 60.0, "a"), (200, 130.0, "a"), (300, 210.0, "b"), (400, 270.0, "b")]
+    held = time_to_hold(curve, 18)
+    assert held is not None and (held.env_steps, held.wall_s) == (400, 270.0)
+
+
+def test_a_rerun_replaces_the_evaluations_from_its_first_on() -> None:
+    from pipelines.rl_experiments import RunEvals, chain_wall_clock
+
+    old = RunEvals("a", 0, [(100, -21.0, 50_000), (200, -20.0, 100_000),
+                            (300, -19.0, 150_000)])
+    resumed_early = RunEvals("b", 500_000, [(200, -18.0, 540_000)])  # from the 100 checkpoint
+    not_evaluated_yet = RunEvals("c", 900_000, [])
+    curve = chain_wall_clock([old, resumed_early, not_evaluated_yet])
+    assert [(e.env_steps, e.eval_return, e.wall_s) for e in curve] == [
+        (100, -21.0, 50.0), (200, -18.0, 90.0)]  # the old 300 went with the old 200
+    fresh = RunEvals("d", 1_000_000, [(100, -21.0, 1_040_000)])  # a run from scratch
+    assert [(e.env_steps, e.wall_s, e.run_id) for e in chain_wall_clock([old, fresh])] == [
+        (100, 40.0, "d")]
