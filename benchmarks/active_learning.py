@@ -54,7 +54,8 @@ def main() -> None:
     rounds = len(res.curves[res.curves.strategy == a.strategies[0]])
     print(f"\n== label savings ({args.preset} preset, {rounds} rounds per strategy, budget "
           f"{a.budget}, batch {a.batch_size}, wall {wall / 60:.1f} min)")
-    print(f"encoder: {res.encoder}; full-data F1 (mean of {', '.join(a.target_labels)}): "
+    targets = ", ".join(a.target_labels or ("the game's default labels",))
+    print(f"encoder: {res.encoder}; full-data F1 (mean of {targets}): "
           f"{res.full_f1:.3f}; target {a.target_fraction:.0%} of it: {res.target_f1:.3f}")
     print(f"{'strategy':<17}{'F1 @ budget':>12}{'labels to target':>18}{'savings vs random':>19}")
     for s in a.strategies:

@@ -51,8 +51,10 @@ from pipelines.al_state import (
     state_dir,
     state_path,
 )
-from pipelines.config import ArcadeConfig
-from pipelines.dataset import DatasetError
+from pipelines.config import ActiveConfig, ArcadeConfig
+from pipelines.dataset import DatasetError, Manifest, load_manifest
+from pipelines.game_events import default_labels, default_targets
+from pipelines.modalities import usable_labels
 from pipelines.progress import progress
 
 log = logging.getLogger("arcadelab")
@@ -77,6 +79,7 @@ class ActiveContext:
     key: str
     state_dir: Path
     label_names: tuple[str, ...]
+    target_names: tuple[str, ...]  # the labels whose mean F1 the savings are measured on
     pool_ids: np.ndarray  # (N,) frame ids of the train split: the unlabelled pool
     pool_x: np.ndarray  # (N, D) standardised features
     test_x: np.ndarray
@@ -102,7 +105,7 @@ class ActiveContext:
         return self._pool_ref
 
     def target_f1(self, f1: dict[str, float]) -> float:
-        return float(np.mean([f1[n] for n in self.cfg.active.target_labels]))
+        return float(np.mean([f1[n] for n in self.target_names]))
 
     def seed_rows(self) -> np.ndarray:
         """The random seed set: the same frames for every strategy and the stream."""
@@ -119,17 +122,36 @@ class ActiveContext:
             MlflowClient().log_batch(self.run_id, metrics=clean)
 
 
-def prepare_active(cfg: ArcadeConfig, data_path: Path, run_id: str | None) -> ActiveContext:
-    """Encoder (registry alias or random), cached features, oracle, and the full-data F1."""
-    a = cfg.active
-    encoder = resolve_encoder(a.encoder, a.view, cfg.pretrain.feature_dim, cfg.seed)
-    work = cfg.runtime.work_dir
-    manifest, sets = load_features(data_path, encoder, Path(work) / "active" / "features")
-    unknown = [n for n in a.labels if n not in manifest.labels]
+def active_labels(a: ActiveConfig, manifest: Manifest
+                  ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(labels, target labels): the config's, or where it names none the game's
+    (`game_events.default_labels` / `default_targets`); DatasetError naming the game's labels
+    when they do not fit it."""
+    names = a.labels if a.labels is not None else default_labels(manifest.rom,
+                                                                 usable_labels(manifest))
+    if not names:
+        raise DatasetError(f"active.labels: {manifest.rom} has no usable RAM labels in this "
+                           f"dataset (low-entropy: {', '.join(manifest.low_entropy_labels)}); "
+                           "name some with --set 'active.labels=[...]' or collect more data")
+    unknown = [n for n in names if n not in manifest.labels]
     if unknown:
         raise DatasetError(f"active.labels: {unknown} are not RAM labels of {manifest.rom} "
                            f"(known: {', '.join(manifest.labels)})")
-    names = tuple(a.labels)
+    targets = a.target_labels if a.target_labels is not None else default_targets(names)
+    if not set(targets) <= set(names):
+        raise DatasetError(f"active.target_labels: {list(targets)} must be among the labels "
+                           f"{list(names)} (set active.labels too)")
+    return tuple(names), tuple(targets)
+
+
+def prepare_active(cfg: ArcadeConfig, data_path: Path, run_id: str | None) -> ActiveContext:
+    """Encoder (registry alias or random), cached features, oracle, and the full-data F1."""
+    a = cfg.active
+    names, targets = active_labels(a, load_manifest(data_path))  # before any compute
+    log.info("active: labels %s, savings measured on %s", ", ".join(names), ", ".join(targets))
+    encoder = resolve_encoder(a.encoder, a.view, cfg.pretrain.feature_dim, cfg.seed)
+    work = cfg.runtime.work_dir
+    manifest, sets = load_features(data_path, encoder, Path(work) / "active" / "features")
     pool, test = sets["train"], sets["test"]
     if a.seed_size > len(pool):
         raise DatasetError(f"active.seed_size: {a.seed_size} exceeds the pool of {len(pool)} "
@@ -139,7 +161,7 @@ def prepare_active(cfg: ArcadeConfig, data_path: Path, run_id: str | None) -> Ac
     key = loop_key(cfg, manifest.digest(), encoder.source)
     ctx = ActiveContext(
         cfg=cfg, key=key, state_dir=state_dir(work, key), label_names=names,
-        pool_ids=pool.ids, pool_x=pool_x, test_x=test_x,
+        target_names=targets, pool_ids=pool.ids, pool_x=pool_x, test_x=test_x,
         test_y=test.labels(manifest.labels, names), oracle=RamOracle(pool, manifest.labels, names),
         ram_table=dict(manifest.labels),
         encoder=encoder, scale=scale,
@@ -153,6 +175,8 @@ def prepare_active(cfg: ArcadeConfig, data_path: Path, run_id: str | None) -> Ac
         client.set_tag(run_id, "arcadelab.encoder_random", str(encoder.is_random).lower())
         client.set_tag(run_id, "arcadelab.al_key", key)
         client.set_tag(run_id, "arcadelab.dataset_digest", manifest.digest())
+        client.set_tag(run_id, "arcadelab.al_labels", ",".join(names))
+        client.set_tag(run_id, "arcadelab.al_target_labels", ",".join(targets))
         ctx.log({f"al/full_data_f1/{n}": v for n, v in ctx.full_f1.items()}
              | {"al/full_data_f1": ctx.target_f1(ctx.full_f1), "al/pool_frames": len(pool)})
     return ctx

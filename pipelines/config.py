@@ -571,10 +571,12 @@ class ActiveConfig(_Section):
     encoder: str = Field("champion", description="frozen frame encoder: registry alias, or "
                          "'random' (also used when the alias is not registered)")
     view: Literal["stack84", "full"] = Field("stack84", description="view of a random encoder")
-    labels: tuple[str, ...] = Field(("ball_x", "ball_y", "player_y"),
-                                    description="RAM variables to predict (one head each)")
-    target_labels: tuple[str, ...] = Field(
-        ("ball_x", "ball_y"), description="labels whose mean F1 defines label savings")
+    labels: tuple[str, ...] | None = Field(
+        None, description="RAM variables to predict (one head each); None: the game's (Pong: "
+        "ball_x, ball_y, player_y; else up to 3 usable labels, a position pair first)")
+    target_labels: tuple[str, ...] | None = Field(
+        None, description="labels whose mean F1 defines label savings; None: the position "
+        "pair among labels (Pong: ball_x, ball_y), else all labels")
     strategies: tuple[str, ...] = Field(AL_STRATEGIES, description=f"subset of {AL_STRATEGIES}")
     oracle: Literal["ram", "human"] = Field(
         "ram", description="ram: labels read from RAM; human: `arcadelab label export/import`")
@@ -611,11 +613,14 @@ class ActiveConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ActiveConfig:
-        if not self.labels or len(set(self.labels)) != len(self.labels):
-            raise ValueError(f"labels: need distinct label names (got {self.labels})")
-        if not self.target_labels or not set(self.target_labels) <= set(self.labels):
+        # None is derived per game at stage start, from the dataset's manifest.
+        labels, targets = self.labels, self.target_labels
+        if labels is not None and (not labels or len(set(labels)) != len(labels)):
+            raise ValueError(f"labels: need distinct label names (got {labels})")
+        if targets is not None and (not targets
+                                    or (labels is not None and not set(targets) <= set(labels))):
             raise ValueError(f"target_labels: must be a non-empty subset of labels "
-                             f"{self.labels} (got {self.target_labels})")
+                             f"{labels} (got {targets})")
         if self.seed_size > self.budget:
             raise ValueError(f"seed_size: {self.seed_size} exceeds budget ({self.budget})")
         return self
@@ -626,11 +631,12 @@ class DataCurriculumConfig(_Section):
 
     encoder: str = Field("champion", description="frozen frame encoder (or 'random')")
     view: Literal["stack84", "full"] = Field("stack84", description="view of a random encoder")
-    labels: tuple[str, ...] = Field(("ball_x", "ball_y", "player_y"),
-                                    description="RAM variables to predict")
+    labels: tuple[str, ...] | None = Field(
+        None, description="RAM variables to predict; None: the game's (Pong: ball_x, ball_y, "
+        "player_y; else up to 3 usable labels, a position pair first)")
     difficulty: Literal["reference_loss", "ball_speed"] = Field(
         "reference_loss", description="reference_loss: cross-fitted loss of a reference "
-        "model; ball_speed: RAM-derived ball movement per step")
+        "model; ball_speed: RAM-derived ball movement per step (games with ball_x, ball_y)")
     orders: tuple[str, ...] = Field(CURRICULUM_ORDERS,
                                     description=f"subset of {CURRICULUM_ORDERS}")
     pacings: tuple[str, ...] = Field(PACINGS, description=f"subset of {PACINGS}")
@@ -660,8 +666,23 @@ class DataCurriculumConfig(_Section):
 
     @field_validator("labels")
     @classmethod
-    def _distinct_labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _distinct(v, "need distinct label names")
+    def _distinct_labels(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return v if v is None else _distinct(v, "need distinct label names")
+
+    def game_problem(self, game: str) -> str | None:
+        """Why these settings cannot run on `game`, if so (the labels they name are per game)."""
+        from pipelines.labels import labels_for
+
+        known = labels_for(rom_name(game))
+        if self.difficulty == "ball_speed" and not {"ball_x", "ball_y"} <= set(known):
+            return (f"difficulty: ball_speed needs the ball_x and ball_y RAM labels, which "
+                    f"{game} does not have (its labels: {', '.join(known) or 'none'}); use "
+                    "difficulty=reference_loss")
+        unknown = [n for n in self.labels or () if n not in known]
+        if unknown:
+            return (f"labels: {unknown} are not RAM labels of {game} (its labels: "
+                    f"{', '.join(known) or 'none'})")
+        return None
 
 
 class PipelineConfig(_Section):
@@ -789,6 +810,17 @@ class ArcadeConfig(_Section):
     @field_validator("rl")
     @classmethod
     def _rl_fits_game(cls, v: RLConfig, info: ValidationInfo) -> RLConfig:
+        game = info.data.get("game")
+        problem = None if game is None else v.game_problem(game)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("data_curriculum")
+    @classmethod
+    def _curriculum_fits_game(cls, v: DataCurriculumConfig, info: ValidationInfo
+                              ) -> DataCurriculumConfig:
+        # ball_speed and named labels are per game: refused here, not minutes into a flow.
         game = info.data.get("game")
         problem = None if game is None else v.game_problem(game)
         if problem:

@@ -4,7 +4,10 @@ anti-curriculum (hardest first), on the same budget of SGD steps.
 
 - Difficulty per frame: `reference_loss`, the loss of a reference classifier that did not see
   the frame (two-fold cross-fitting; Hacohen & Weinshall 2019 score with a reference model
-  too), or `ball_speed`, RAM-derived: how far the ball moved since the previous step.
+  too), or `ball_speed`, RAM-derived: how far the ball moved since the previous step (games
+  whose labels have ball_x and ball_y; refused on others before any compute).
+- Labels predicted: `data_curriculum.labels`, or where it names none the game's
+  (`game_events.default_labels`: Pong's three, else up to 3 usable labels of the dataset).
 - Pacing (how much of the ordered data is available at step t, Hacohen & Weinshall 2019;
   Platanios et al. 2019's competence): `fixed_steps` (a staircase of equal increments),
   `linear`, `root` (square root: fast early growth). All start at `start_fraction` and reach
@@ -32,7 +35,9 @@ import torch
 from pipelines.al_head import HeadSpec, TrainSpec, f1_per_label, fit_head, per_example_loss
 from pipelines.al_pool import FrameSet, Standardizer, load_features, parse_frame_id, resolve_encoder
 from pipelines.config import ArcadeConfig, DataCurriculumConfig
-from pipelines.dataset import DatasetError
+from pipelines.dataset import DatasetError, Manifest, load_manifest
+from pipelines.game_events import default_labels
+from pipelines.modalities import usable_labels
 from pipelines.tracking import log_metrics
 
 log = logging.getLogger("arcadelab")
@@ -147,19 +152,36 @@ class CurriculumResult:
                 f"({self.difficulty} difficulty)")
 
 
-def run_data_curriculum(cfg: ArcadeConfig, data_path: Path) -> CurriculumResult:
-    c: DataCurriculumConfig = cfg.data_curriculum
-    encoder = resolve_encoder(c.encoder, c.view, cfg.pretrain.feature_dim, cfg.seed)
-    manifest, sets = load_features(data_path, encoder,
-                                   Path(cfg.runtime.work_dir) / "active" / "features")
-    unknown = [n for n in c.labels if n not in manifest.labels]
+def curriculum_labels(c: DataCurriculumConfig, manifest: Manifest) -> tuple[str, ...]:
+    """The labels to predict (the config's, or the game's where it names none); DatasetError
+    when they, or the difficulty measure, do not fit the dataset's game."""
+    if c.difficulty == "ball_speed" and not {"ball_x", "ball_y"} <= set(manifest.labels):
+        raise DatasetError(f"data_curriculum.difficulty: ball_speed needs ball_x and ball_y "
+                           f"RAM labels, which {manifest.rom} does not have; use "
+                           "difficulty=reference_loss")
+    names = c.labels if c.labels is not None else default_labels(manifest.rom,
+                                                                 usable_labels(manifest))
+    if not names:
+        raise DatasetError(f"data_curriculum.labels: {manifest.rom} has no usable RAM labels "
+                           f"in this dataset (low-entropy: "
+                           f"{', '.join(manifest.low_entropy_labels)}); collect more data")
+    unknown = [n for n in names if n not in manifest.labels]
     if unknown:
         raise DatasetError(f"data_curriculum.labels: {unknown} are not RAM labels of "
                            f"{manifest.rom} (known: {', '.join(manifest.labels)})")
-    if c.difficulty == "ball_speed" and not {"ball_x", "ball_y"} <= set(manifest.labels):
-        raise DatasetError(f"data_curriculum.difficulty: ball_speed needs ball_x and ball_y "
-                           f"RAM labels, which {manifest.rom} does not have")
-    names = tuple(c.labels)
+    return tuple(names)
+
+
+def run_data_curriculum(cfg: ArcadeConfig, data_path: Path) -> CurriculumResult:
+    c: DataCurriculumConfig = cfg.data_curriculum
+    problem = c.game_problem(cfg.game)  # what the config could tell from the game alone
+    if problem:
+        raise DatasetError(f"data_curriculum.{problem}")
+    names = curriculum_labels(c, load_manifest(data_path))  # before any compute
+    log.info("curriculum: labels %s, %s difficulty", ", ".join(names), c.difficulty)
+    encoder = resolve_encoder(c.encoder, c.view, cfg.pretrain.feature_dim, cfg.seed)
+    manifest, sets = load_features(data_path, encoder,
+                                   Path(cfg.runtime.work_dir) / "active" / "features")
     train_set, test_set = sets["train"], sets["test"]
     scale = Standardizer.fit(train_set.x)
     x, test_x = scale(train_set.x), scale(test_set.x)

@@ -1,10 +1,14 @@
-"""The few-shot stage: classify game states (Pong's ball quadrant) from k labelled examples per
-class with prototypical networks (Snell et al. 2017) on the frozen encoder, accuracy vs k; and
-zero-shot from RAM-side prompts built from the class definition (`pipelines/zeroshot.py`).
+"""The few-shot stage: classify game states (an object's quadrant: Pong's ball) from k labelled
+examples per class with prototypical networks (Snell et al. 2017) on the frozen encoder,
+accuracy vs k; and zero-shot from RAM-side prompts built from the class definition
+(`pipelines/zeroshot.py`).
 
-Embeddings compared: the frozen encoder's (standardised) features; a ProtoNet head meta-trained
-episodically on *other* classes (paddle-height tertiles), so the quadrant classes are new to it;
-and the frame tower of the frame-RAM model that zero-shot uses.
+The classes come from the game's labels: quadrants of its first (x, y) position pair (ball,
+then player, then any other; `game_events.position_pairs`). A game without one is skipped,
+said in one line before any compute. Embeddings compared: the frozen encoder's (standardised)
+features; a ProtoNet head meta-trained episodically on *other* classes (tertiles of the game's
+other usable labels; Pong: the paddle heights), so the quadrant classes are new to it; and the
+frame tower of the frame-RAM model that zero-shot uses.
 """
 
 from __future__ import annotations
@@ -24,19 +28,26 @@ import torch
 from models.prototypical import ProtoNet, class_prototypes, prototype_logits, prototypical_loss
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import log_dataset_input
-from pipelines.dataset import DatasetError
+from pipelines.dataset import DatasetError, Manifest, load_manifest
 from pipelines.frozen import load_frozen_encoder, standardize
-from pipelines.game_events import QUADRANTS, ball_quadrant, quadrant_ranges
+from pipelines.game_events import (
+    KNOWN_QUADRANTS,
+    QUADRANTS,
+    Quadrants,
+    position_pairs,
+    quadrants_from_data,
+)
 from pipelines.mm_report import lines, log_png, log_table
 from pipelines.mm_retrieval import train_clip
 from pipelines.modalities import load_modalities
 from pipelines.splits import SPLITS
 from pipelines.torch_fit import predict, submit
 from pipelines.tracking import log_metrics
-from pipelines.zeroshot import class_embeddings, ram_prompts, zero_shot_predict
+from pipelines.zeroshot import class_embeddings, class_prompts, zero_shot_predict
 
 log = logging.getLogger("arcadelab")
-BASE_TASKS = ("player_y", "enemy_y")  # meta-training classes: paddle-height tertiles
+# Pong's meta-training classes (paddle-height tertiles), kept so its results stay comparable.
+PONG_BASE_TASKS = ("player_y", "enemy_y")
 
 
 class FewShotError(DatasetError):
@@ -44,12 +55,59 @@ class FewShotError(DatasetError):
 
 
 @dataclass(frozen=True)
+class FewshotPlan:
+    """What the stage classifies on a game, decided from its manifest before any compute."""
+
+    obj: str  # whose quadrant: "ball", "player", ...
+    x_label: str
+    y_label: str
+    known: Quadrants | None  # a measured playfield (Pong); None: derived from the train split
+    base_tasks: tuple[str, ...]  # labels whose tertiles meta-train the ProtoNet
+    base_name: str  # how the ProtoNet embedding is named
+
+    def quadrants(self, train_ram: np.ndarray, idx: Mapping[str, int]) -> Quadrants:
+        if self.known is not None:
+            return self.known
+        return quadrants_from_data(self.obj, self.x_label, self.y_label,
+                                   train_ram[:, idx[self.x_label]], train_ram[:, idx[self.y_label]])
+
+
+def plan_fewshot(manifest: Manifest) -> FewshotPlan | str:
+    """The plan, or why the game is skipped (its labels hold no (x, y) position pair).
+    DatasetError when it has pairs but this dataset's are all low-entropy (a data problem)."""
+    known = KNOWN_QUADRANTS.get(manifest.rom)
+    if known is not None and {known.x_label, known.y_label} <= set(manifest.labels):
+        base = tuple(n for n in PONG_BASE_TASKS if n in manifest.labels)
+        return FewshotPlan(known.obj, known.x_label, known.y_label, known, base, "paddle")
+    pairs = position_pairs(manifest.labels)
+    if not pairs:
+        return (f"{manifest.rom} has no (x, y) position pair among its RAM labels "
+                f"({', '.join(manifest.labels) or 'none'}); the few-shot classes are quadrants "
+                "of an object's position")
+    low = set(manifest.low_entropy_labels)
+    usable = [p for p in pairs if not {p[1], p[2]} & low]
+    if not usable:
+        raise DatasetError(f"fewshot: every position pair of {manifest.rom} "
+                           f"({', '.join(f'{x}/{y}' for _, x, y in pairs)}) is low-entropy in "
+                           "this dataset; collect more data (data.steps_per_task)")
+    obj, x, y = usable[0]
+    # Tertiles need 3 distinct values; low-entropy labels are reported, not used.
+    distinct = {r.get("label"): r.get("distinct", 3) for r in manifest.label_stats}
+    base = tuple(n for n in manifest.labels if n not in (x, y) and n not in low
+                 and distinct.get(n, 3) >= 3)
+    return FewshotPlan(obj, x, y, None, base, "RAM-label")
+
+
+@dataclass(frozen=True)
 class FewshotResult:
     curve: pd.DataFrame  # embedding, k, accuracy, std, episodes
     zero_shot: dict[str, float]  # accuracy, chance, per-class accuracy (empty when off)
     encoder: str
+    skipped: str = ""  # why the stage did not run on this game (empty: it ran)
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         best = self.curve.sort_values("k").groupby("embedding").accuracy.last()
         text = "few-shot acc at k=" + str(int(self.curve.k.max())) + ": " + ", ".join(
             f"{e} {a:.3f}" for e, a in best.items())
@@ -123,32 +181,41 @@ def meta_train_protonet(x: np.ndarray, tasks: list[np.ndarray], hp: Mapping[str,
 
 def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
     """Runs inside the stage's MLflow run."""
+    plan = plan_fewshot(load_manifest(data_path))  # the manifest only: no compute yet
+    if isinstance(plan, str):
+        log.warning("fewshot: skipped: %s", plan)
+        if mlflow.active_run() is not None:
+            mlflow.set_tag("arcadelab.skipped", plan)
+        return FewshotResult(pd.DataFrame(columns=["embedding", "k", "accuracy", "std",
+                                                   "episodes"]), {}, "", skipped=plan)
     if mlflow.active_run() is None:
         raise RuntimeError("run_fewshot_stage must run inside the stage's MLflow run")
+    log.info("fewshot: classes: %s quadrant (%s, %s); ProtoNet base tasks: %s", plan.obj,
+             plan.x_label, plan.y_label, ", ".join(plan.base_tasks) or "none (ProtoNet off)")
     fc = cfg.fewshot
     encoder = load_frozen_encoder(fc.encoder, cfg.pretrain.feature_dim, cfg.seed)
     manifest, splits = load_modalities(data_path, "fewshot", ("frame", "ram"),
                                        keep_full=encoder.needs_full)
-    missing = [n for n in ("ball_x", "ball_y") if n not in manifest.labels]
-    if manifest.rom != "pong" or missing:
-        raise DatasetError(f"dataset {data_path} ({manifest.rom}) has no Pong ball labels; the "
-                           "few-shot ball-quadrant classes are defined for Pong")
     log_dataset_input(data_path, manifest, context="fewshot")
     mlflow.set_tag("arcadelab.frame_encoder", encoder.source)
     # Labels may be low-entropy-filtered out of the view; read them from the RAM directly.
     idx = manifest.labels
-    quad = {s: ball_quadrant(splits[s].ram[:, idx["ball_x"]], splits[s].ram[:, idx["ball_y"]])
-            for s in SPLITS}
+    classes = plan.quadrants(splits["train"].ram, idx)
+    mlflow.set_tag("arcadelab.fewshot_classes", f"{classes.obj} quadrant "
+                   f"({classes.x_label}, {classes.y_label})")
+    quad = {s: classes.classify(splits[s].ram[:, idx[classes.x_label]],
+                                splits[s].ram[:, idx[classes.y_label]]) for s in SPLITS}
     check_shots(quad["train"][quad["train"] >= 0], fc.shots, QUADRANTS)
     if not (quad["test"] >= 0).any():
-        raise FewShotError("the test split has no frame with the ball in play to classify")
+        raise FewShotError(f"the test split has no frame with the {classes.obj} in play to "
+                           "classify")
     raw = [encoder.features(splits[s]) for s in SPLITS]
     feats = dict(zip(SPLITS, standardize(*raw), strict=True))
     hp = {**fc.model_dump(), "seed": cfg.seed, "epochs": fc.clip_epochs}
 
     jobs: dict[str, ray.ObjectRef] = {}
     base = [tertiles(splits["train"].ram[:, idx[n]], splits["train"].ram[:, idx[n]])
-            for n in BASE_TASKS if n in idx]
+            for n in plan.base_tasks]
     if fc.meta_episodes and base:
         jobs["protonet"] = submit(meta_train_protonet, feats["train"], base, hp)
     if fc.zero_shot:
@@ -159,7 +226,7 @@ def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
     embeds: dict[str, Callable[[np.ndarray], np.ndarray]] = {"frozen encoder": lambda x: x}
     if "protonet" in trained:
         net = trained["protonet"]
-        embeds["ProtoNet (meta-trained on paddle tertiles)"] = lambda x: predict(
+        embeds[f"ProtoNet (meta-trained on {plan.base_name} tertiles)"] = lambda x: predict(
             net, {"x": x}, call=lambda m, b: m(b["x"]))
     clip = trained["clip"][0] if "clip" in trained else None
     if clip is not None:
@@ -180,19 +247,16 @@ def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
     zero: dict[str, float] = {}
     if clip is not None:
         zero = _zero_shot(clip, feats["test"][te], quad["test"][te], splits["train"].ram,
-                          idx, fc.prompts, cfg.seed)
-    _log(curve, zero)
+                          classes, idx, fc.prompts, cfg.seed)
+    _log(curve, zero, classes.obj)
     return FewshotResult(curve, zero, encoder.source)
 
 
 def _zero_shot(clip: torch.nn.Module, frames: np.ndarray, y: np.ndarray, base_ram: np.ndarray,
-               idx: Mapping[str, int], prompts: int, seed: int) -> dict[str, float]:
+               classes: Quadrants, idx: Mapping[str, int], prompts: int, seed: int
+               ) -> dict[str, float]:
     rng = np.random.default_rng([seed, 7])
-    per_class = []
-    for q in range(len(QUADRANTS)):
-        (x_lo, x_hi), (y_lo, y_hi) = quadrant_ranges(q)
-        per_class.append(ram_prompts(base_ram, {idx["ball_x"]: (x_lo, x_hi),
-                                                idx["ball_y"]: (y_lo, y_hi)}, prompts, rng))
+    per_class = class_prompts(classes, idx, base_ram, prompts, rng)
     pred = zero_shot_predict(clip, frames, class_embeddings(clip, per_class))
     counts = np.bincount(y, minlength=len(QUADRANTS))
     out = {"accuracy": float(np.mean(pred == y)), "chance": 1.0 / len(QUADRANTS),
@@ -205,7 +269,7 @@ def _zero_shot(clip: torch.nn.Module, frames: np.ndarray, y: np.ndarray, base_ra
     return out
 
 
-def _log(curve: pd.DataFrame, zero: dict[str, float]) -> None:
+def _log(curve: pd.DataFrame, zero: dict[str, float], obj: str) -> None:
     short = {n: n.split(" (")[0].replace(" ", "_").replace("-", "_") for n in curve.embedding}
     for r in curve.itertuples():
         log_metrics({f"fewshot/proto/{short[r.embedding]}/accuracy": r.accuracy,
@@ -217,6 +281,6 @@ def _log(curve: pd.DataFrame, zero: dict[str, float]) -> None:
     # Episodes draw the same number of queries per class: compare with balanced accuracy.
     ref = ((zero["balanced_accuracy"], "zero-shot (RAM prompts), balanced accuracy") if zero
            else (1 / len(QUADRANTS), "chance"))
-    log_png(lambda p: lines(series, p, "Ball quadrant from k examples per class (prototypes)",
-                            "k labelled examples per class", "test accuracy", logx=True,
-                            hline=ref), "fewshot", "few_shot_accuracy")
+    title = f"{obj.capitalize()} quadrant from k examples per class (prototypes)"
+    log_png(lambda p: lines(series, p, title, "k labelled examples per class", "test accuracy",
+                            logx=True, hline=ref), "fewshot", "few_shot_accuracy")

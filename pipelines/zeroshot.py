@@ -3,7 +3,8 @@ class is used. A frame-RAM model (`models/clip.py`) trained on unlabelled (frame
 embeds both sides; each class is described on the RAM side by "prompts" built from its
 definition (typical RAM states with the class's variables set inside the class's ranges, as
 CLIP builds text prompts from a class name), and a frame is assigned to the class whose mean
-prompt embedding is closest in cosine.
+prompt embedding is closest in cosine. The definition is the few-shot stage's: the quadrants of
+the game's position pair (`pipelines.game_events.Quadrants`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from models.clip import FrameRamCLIP
+from pipelines.game_events import QUADRANTS, Quadrants
 
 
 def ram_prompts(base_ram: np.ndarray, ranges: Mapping[int, tuple[int, int]], count: int,
@@ -28,6 +30,18 @@ def ram_prompts(base_ram: np.ndarray, ranges: Mapping[int, tuple[int, int]], cou
         if not 0 <= lo < hi <= 256:
             raise ValueError(f"RAM byte {byte}: range [{lo}, {hi}) is empty or not a byte")
         out[:, byte] = rng.integers(lo, hi, count)
+    return out
+
+
+def class_prompts(classes: Quadrants, idx: Mapping[str, int], base_ram: np.ndarray,
+                  count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Prompts per class, in QUADRANTS order: for quadrant q, the object's x and y bytes (RAM
+    indices from `idx`) drawn inside q's ranges."""
+    out = []
+    for q in range(len(QUADRANTS)):
+        xs, ys = classes.ranges(q)
+        out.append(ram_prompts(base_ram, {idx[classes.x_label]: xs, idx[classes.y_label]: ys},
+                               count, rng))
     return out
 
 

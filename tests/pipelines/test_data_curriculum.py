@@ -1,16 +1,20 @@
-"""Data curriculum: pacing functions, orders, paced sampling and difficulty scores."""
+"""Data curriculum: pacing functions, orders, paced sampling, difficulty scores, and the
+ball_speed refusal on a game without ball labels."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines import data_curriculum
 from pipelines.al_head import HeadSpec, TrainSpec
 from pipelines.al_pool import FrameSet
+from pipelines.config import load_config
 from pipelines.data_curriculum import (
     available,
     ball_speed,
@@ -19,6 +23,7 @@ from pipelines.data_curriculum import (
     pacing_fraction,
     reference_loss,
 )
+from pipelines.dataset import DatasetError
 
 PACINGS = ("fixed_steps", "linear", "root")
 
@@ -104,3 +109,17 @@ def test_reference_loss_ranks_mislabelled_frames_hard() -> None:
     loss = reference_loss(x, y, HeadSpec(3, 1, 16, 0.0), TrainSpec(30, 100, 32, 1e-2), seed=0)
     clean = np.setdiff1d(np.arange(400), noisy)
     assert np.median(loss[noisy]) > 3 * np.median(loss[clean])
+
+
+def test_ball_speed_on_a_game_without_a_ball_stops_before_any_compute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_compute(*args: object, **kwargs: object) -> None:
+        raise AssertionError("refused before the manifest, encoder or features are touched")
+
+    for name in ("load_manifest", "resolve_encoder", "load_features"):
+        monkeypatch.setattr(data_curriculum, name, no_compute)
+    cfg = load_config("smoke", sets=["game=ALE/Skiing-v5",
+                                     "data_curriculum.difficulty=ball_speed"])
+    with pytest.raises(DatasetError, match=r"data_curriculum.difficulty: ball_speed needs the "
+                       r"ball_x and ball_y RAM labels, which ALE/Skiing-v5 does not have"):
+        data_curriculum.run_data_curriculum(cfg, tmp_path)

@@ -1,5 +1,5 @@
-"""Targets from the game: sound events, onsets, 'an event within k steps', quadrants, windows;
-each against a hand-worked example or a slow loop."""
+"""Targets from the game: sound events, onsets, 'an event within k steps', quadrants, windows,
+position pairs and default labels; each against a hand-worked example or a slow loop."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from pipelines.game_events import (
     QUADRANTS,
     alignment_windows,
     ball_quadrant,
+    default_labels,
+    default_targets,
     episode_ends,
     event_within,
     onsets,
+    position_pairs,
     quadrant_ranges,
     sound_events,
 )
+from pipelines.labels import labels_for
 from pipelines.modalities import episode_starts, stack_index
 
 EPISODE = np.array([0, 0, 0, 0, 1, 1, 1])
@@ -78,3 +82,31 @@ def test_alignment_windows_stay_inside_episodes() -> None:
     assert cands.tolist() == [[0, 1, 2], [1, 2, 3], [4, 5, 6]]
     with pytest.raises(ValueError, match="window"):
         alignment_windows(kept, EPISODE, 0)
+
+
+def test_position_pairs_ball_first_then_player_then_table_order() -> None:
+    names = ["enemy_x1", "player_x", "enemy_y1", "blue_tank_x", "blue_tank_size_y", "ball_y",
+             "ball_x", "player_y", "missile_y"]
+    assert position_pairs(names) == [("ball", "ball_x", "ball_y"),
+                                     ("player", "player_x", "player_y"),
+                                     ("enemy1", "enemy_x1", "enemy_y1")]
+    assert position_pairs(labels_for("skiing")) == []  # player_x alone is no pair
+    assert position_pairs(labels_for("demon_attack"))[0] == ("enemy1", "enemy_x1", "enemy_y1")
+
+
+def test_pong_keeps_its_default_labels_and_the_rule_agrees() -> None:
+    usable = [n for n in labels_for("pong") if n != "player_score"]
+    assert default_labels("pong", usable) == ("ball_x", "ball_y", "player_y")
+    assert default_labels("pong", []) == ("ball_x", "ball_y", "player_y")  # fixed for Pong
+    assert default_labels("not_pong", usable) == ("ball_x", "ball_y", "player_y")
+    assert default_targets(("ball_x", "ball_y", "player_y")) == ("ball_x", "ball_y")
+
+
+def test_other_games_take_up_to_three_usable_labels_a_position_pair_first() -> None:
+    breakout = [n for n in labels_for("breakout") if n != "ball_y"]  # ball_y low-entropy
+    assert default_labels("breakout", labels_for("breakout")) == ("ball_x", "ball_y", "player_x")
+    assert default_labels("breakout", breakout) == ("ball_x", "player_x", "blocks_hit_count")
+    assert default_targets(("ball_x", "player_x", "blocks_hit_count")) == (
+        "ball_x", "player_x", "blocks_hit_count")  # no pair: every label counts
+    assert default_labels("freeway", list(labels_for("freeway"))) == ("player_y", "score")
+    assert default_labels("tennis", labels_for("tennis"), count=2) == ("ball_x", "ball_y")
