@@ -130,6 +130,10 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
         method, view = r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]
         assert 0 <= r.data.metrics[f"probe/{view}/{method}/mean_f1"] <= 1
     by_key = {(r.data.tags["arcadelab.method"], r.data.tags["arcadelab.view"]): r for r in nested}
+    # The supervised model's own heads, scored on test beside the re-probe of its features.
+    for view in ("stack84", "full"):
+        sup = by_key[("supervised", view)].data.metrics
+        assert 0 <= sup[f"probe/{view}/supervised_heads/mean_f1"] <= 1
     clip = by_key[("clip", "stack84")]
     assert "pretrain/stack84/clip/frame_to_ram_recall_at_5" in clip.data.metrics
     ae = by_key[("autoencoder", "stack84")]
