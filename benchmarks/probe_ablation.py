@@ -30,7 +30,7 @@ from pipelines.config import config_digest
 from pipelines.dataset import FRAME_SHAPE, load_manifest, read_split
 from pipelines.probes import fit_linear_probe, weighted_f1
 from pipelines.splits import SPLITS
-from pipelines.views import stack_frames
+from pipelines.views import complete_stacks, stack_frames
 
 # Near-duplicates are judged on 105x80 frames (half resolution), as in the issue's measurement.
 NEAR_SIZE = (80, 105)  # cv2 (width, height)
@@ -41,6 +41,7 @@ class Split:
     frames: np.ndarray  # (N, 210, 160) uint8, ordered by episode then step
     episodes: np.ndarray  # (N,) episode id
     labels: dict[str, np.ndarray]  # name -> (N,) int
+    steps: np.ndarray | None = None  # (N,) step within the episode
 
 
 def load(path: Path, labels: list[str]) -> dict[str, Split]:
@@ -51,7 +52,8 @@ def load(path: Path, labels: list[str]) -> dict[str, Split]:
         t = t.sort_values(["episode_id", "step"], kind="stable")
         frames = np.frombuffer(b"".join(t["frame"]), np.uint8).reshape(-1, *FRAME_SHAPE)
         out[split] = Split(frames, t["episode_id"].to_numpy(),
-                           {n: t[f"label_{n}"].to_numpy().astype(np.int64) for n in labels})
+                           {n: t[f"label_{n}"].to_numpy().astype(np.int64) for n in labels},
+                           t["step"].to_numpy())
     return out
 
 
@@ -65,6 +67,15 @@ def view_obs(s: Split, view: str) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, s.episodes[1:] != s.episodes[:-1]])
     bounds = [*starts.tolist(), len(s.frames)]
     return np.concatenate([stack_frames(s.frames[a:b], "stack84")
+                           for a, b in itertools.pairwise(bounds)])
+
+
+def complete(s: Split, view: str) -> np.ndarray:
+    """Rows whose observation in `view` stacks consecutive steps (pipelines.views): the
+    ablation's view_stack84 cell (session 5) predates this filter and kept them all."""
+    starts = np.flatnonzero(np.r_[True, s.episodes[1:] != s.episodes[:-1]])
+    bounds = [*starts.tolist(), len(s.frames)]
+    return np.concatenate([complete_stacks(s.steps[a:b], view)
                            for a, b in itertools.pairwise(bounds)])
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from probe_ablation import load, view_obs  # benchmarks/ is the script dir, on sys.path
+from probe_ablation import complete, load, view_obs  # benchmarks/ is the script dir, on sys.path
 from results_io import append_rows
 
 from models.encoder import EncoderSpec
@@ -55,7 +55,9 @@ def main() -> None:
         raise SystemExit(f"not usable labels of {manifest.name}: {unknown} (usable: {usable})")
     labels = args.labels or usable
     data = load(args.dataset, labels)
-    obs = {s: view_obs(data[s], args.view) for s in SPLITS}
+    # Only stacks of consecutive steps, as the pretrain stage's views (pipelines.views).
+    keep = {s: complete(data[s], args.view) for s in SPLITS}
+    obs = {s: view_obs(data[s], args.view)[keep[s]] for s in SPLITS}
     c, h, w = obs["train"].shape[1:]
     spec = EncoderSpec(arch=args.arch, in_channels=c, height=h, width=w,
                        feature_dim=args.feature_dim)
@@ -67,8 +69,8 @@ def main() -> None:
     rows, f1s = [], {}
     for name in labels:
         t0 = time.perf_counter()
-        r = fit_supervised_probe(obs, {s: data[s].labels[name] for s in SPLITS}, label=name,
-                                 spec=spec, seed=args.seed, **hp)
+        r = fit_supervised_probe(obs, {s: data[s].labels[name][keep[s]] for s in SPLITS},
+                                 label=name, spec=spec, seed=args.seed, **hp)
         f1s[name] = r.f1
         print(f"{name:14s} test F1 {r.f1:.3f}  val F1 {r.val_f1:.3f}  {r.epochs_run} epochs "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)

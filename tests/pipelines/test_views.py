@@ -7,7 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.views import VIEWS, episode_rows, stack_frames, temporal_partner, view_shape
+from pipelines.views import (
+    VIEWS,
+    complete_stacks,
+    episode_rows,
+    stack_frames,
+    temporal_partner,
+    view_shape,
+)
 
 
 def episode(num_steps: int, seed: int = 0) -> np.ndarray:
@@ -58,3 +65,25 @@ def test_episode_rows_sorts_by_step_and_pairs_t_with_t_plus_k() -> None:
     np.testing.assert_array_equal(out["labels"][:, 0], [10, 11, 12, 13, 14])
     np.testing.assert_array_equal(out["obs_next"][:, 0], frames[[2, 3, 4, 4, 4]])
     assert "obs_next" not in episode_rows(batch, "full", ["ball_x"], temporal_k=None)
+
+
+def test_stacks_that_skip_a_dropped_step_are_left_out() -> None:
+    # Steps 4 and 5 were dropped (duplicates of train frames): the stacks of steps 6-8 would
+    # jump over them; steps 0-3 and from 9 on stack consecutive frames.
+    steps = np.array([0, 1, 2, 3, 6, 7, 8, 9, 10])
+    np.testing.assert_array_equal(complete_stacks(steps, "stack84"),
+                                  [1, 1, 1, 1, 0, 0, 0, 1, 1])
+    assert complete_stacks(steps, "full").all()  # one frame: nothing to skip
+    # An episode whose first stored step is not 0 repeats that step, like step 0.
+    assert complete_stacks(np.array([5, 6, 7]), "stack84").all()
+
+    frames = episode(len(steps), seed=1)
+    batch = {"step": steps.astype(np.int32),
+             "frame": np.array([f.tobytes() for f in frames], dtype=object),
+             "ram": np.array([bytes(128)] * len(steps), dtype=object),
+             "label_ball_x": steps.astype(np.uint8)}
+    out = episode_rows(batch, "stack84", ["ball_x"], temporal_k=1)
+    np.testing.assert_array_equal(out["labels"][:, 0], [0, 1, 2, 3, 9, 10])
+    assert len(out["obs"]) == len(out["obs_next"]) == len(out["ram"]) == 6
+    # The partner of step 3 is the next stored row (step 6) before the filter; kept as is.
+    np.testing.assert_array_equal(out["obs_next"][3], stack_frames(frames, "stack84")[4])
