@@ -44,11 +44,12 @@ TRAIN_BATCH = 4_096  # the laptop default, pinned below
 EVAL_EVERY = 12  # iterations: 49,152 env steps
 
 
-def pinned(mode: str, seed: int, steps: int, alias: str, arch: str, feature_dim: int
-           ) -> list[str]:
+def pinned(mode: str, seed: int, steps: int, alias: str, arch: str, feature_dim: int,
+           finetune_lr_scale: float = 1.0) -> list[str]:
     """The one RL config of the experiment, as `--set` overrides of the laptop preset."""
     return [f"seed={seed}", f"rl.transfer={mode}", f"rl.encoder_alias={alias}",
             f"rl.arch={arch}", f"rl.feature_dim={feature_dim}",
+            f"rl.finetune_lr_scale={finetune_lr_scale}",
             f"rl.train_batch_size={TRAIN_BATCH}", "rl.num_epochs=4", "rl.minibatch_size=256",
             # A whole number of evaluation periods: the budget's end is evaluated too.
             f"rl.iterations={math.ceil(steps / TRAIN_BATCH / EVAL_EVERY) * EVAL_EVERY}",
@@ -79,14 +80,24 @@ def run(args: argparse.Namespace) -> None:
         arch, dim = args.arch, args.feature_dim
     else:
         arch, dim = champion_spec(store, args.alias)
-    work = store / "arms" / f"{args.mode}-s{args.seed}"
+    lr_tag = "" if args.mode != "finetune" else f"-lr{args.finetune_lr_scale:g}"
+    work = store / "arms" / f"{args.mode}{lr_tag}-s{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     cmd = [str(Path(sys.executable).parent / "arcadelab"), "rl", "--work-dir", str(work),
            "--mlflow-uri", f"sqlite:///{store / 'mlflow.db'}",
-           *(x for s in pinned(args.mode, args.seed, args.steps, args.alias, arch, dim)
+           *(x for s in pinned(args.mode, args.seed, args.steps, args.alias, arch, dim,
+                               args.finetune_lr_scale)
              for x in ("--set", s))] + (["--resume"] if args.resume else [])
     print(" ".join(cmd), flush=True)
     raise SystemExit(subprocess.call(cmd))
+
+
+def arm_name(mode: str, finetune_lr_scale: object) -> str:
+    """finetune arms differ by the encoder's lr scale (0.1: session 6's first arm; 1.0: the
+    pinned default since, so initialisation is the only difference from scratch)."""
+    if mode != "finetune" or finetune_lr_scale is None or pd.isna(finetune_lr_scale):
+        return mode
+    return f"finetune (encoder lr x{float(finetune_lr_scale):g})"
 
 
 def read_arms(store: Path) -> pd.DataFrame:
@@ -102,6 +113,8 @@ def read_arms(store: Path) -> pd.DataFrame:
                 continue  # not an arm of this experiment
             for m in client.get_metric_history(r.info.run_id, "rl/eval_return"):
                 rows.append({"mode": p["rl.transfer"], "seed": int(p["seed"]),
+                             "arm": arm_name(p["rl.transfer"], p.get("rl.finetune_lr_scale")),
+                             "finetune_lr_scale": float(p.get("rl.finetune_lr_scale", "nan")),
                              "env_steps": int(m.step), "eval_return": m.value,
                              "run_id": r.info.run_id, "status": r.info.status,
                              "config_hash": r.data.tags.get("arcadelab.config_hash"),
@@ -114,15 +127,24 @@ def read_arms(store: Path) -> pd.DataFrame:
     # A resumed arm is a new run that re-evaluates the steps after its last checkpoint: the
     # newest run's value counts (runs come newest first from MLflow).
     # Arms against different champion versions are different curves, never merged.
-    df = df.drop_duplicates(["mode", "seed", "encoder_version", "env_steps"], keep="first")
-    return df.sort_values(["mode", "seed", "env_steps"])
+    df = df.drop_duplicates(["arm", "seed", "encoder_version", "env_steps"], keep="first")
+    return df.sort_values(["arm", "seed", "env_steps"])
+
+
+def with_arm(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before the `arm` column get it from mode and lr scale."""
+    scale = df["finetune_lr_scale"] if "finetune_lr_scale" in df else [None] * len(df)
+    arms = [arm_name(m, f) for m, f in zip(df["mode"], scale, strict=True)]
+    if "arm" in df:
+        arms = [a if isinstance(a, str) else b for a, b in zip(df["arm"], arms, strict=True)]
+    return df.assign(arm=arms)
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for (mode, seed), g in df.groupby(["mode", "seed"]):
+    for (arm, seed), g in with_arm(df).groupby(["arm", "seed"]):
         s, v = g.env_steps.tolist(), g.eval_return.tolist()
-        row = {"mode": mode, "seed": seed, "last_env_steps": s[-1], "last_return": v[-1]}
+        row = {"arm": arm, "seed": seed, "last_env_steps": s[-1], "last_return": v[-1]}
         for t in THRESHOLDS:
             row[f"steps_to_{t:+g}"] = steps_to_return(s, v, t)
         row["holds_+18_from"] = holds_from(s, v, 18.0)
@@ -137,8 +159,10 @@ def plot(df: pd.DataFrame, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for i, mode in enumerate(m for m in MODES if m in set(df["mode"])):
-        sub = df[df["mode"] == mode]
+    df = with_arm(df)
+    arms = sorted(set(df["arm"]), key=lambda a: (MODES.index(a.split()[0]), a))
+    for i, mode in enumerate(arms):
+        sub = df[df["arm"] == mode]
         for _, g in sub.groupby("seed"):
             ax.plot(g.env_steps / 1e6, g.eval_return, color=f"C{i}", alpha=0.35, lw=1)
         mean = sub.groupby("env_steps").eval_return.mean()
@@ -180,6 +204,9 @@ def main() -> None:
     r.add_argument("--steps", type=int, default=2_000_000)
     r.add_argument("--alias", default="champion")
     r.add_argument("--resume", action="store_true")
+    r.add_argument("--finetune-lr-scale", type=float, default=1.0,
+                   help="finetune: the encoder's lr = lr x this (1.0: initialisation is the "
+                        "only difference from scratch)")
     r.add_argument("--arch", choices=["small_cnn", "nature_cnn"],
                    help="scratch only: the architecture without reading the champion's")
     r.add_argument("--feature-dim", type=int, default=256)
