@@ -79,7 +79,7 @@ def test_default_label_lists_are_the_games() -> None:
 
 
 def test_named_labels_are_kept_and_checked_against_the_game() -> None:
-    cfg = load_config("smoke", sets=["active.labels=[score, ball_x]",
+    cfg = load_config("smoke", sets=["game=ALE/Breakout-v5", "active.labels=[score, ball_x]",
                                      "data_curriculum.labels=[player_x]"])
     breakout = _manifest("breakout")
     assert active_labels(cfg.active, breakout) == (("score", "ball_x"), ("score", "ball_x"))
@@ -102,5 +102,10 @@ def test_ball_speed_is_refused_on_a_game_without_ball_labels() -> None:
     with pytest.raises(DatasetError, match="ball_speed needs ball_x and ball_y"):
         curriculum_labels(c, _manifest("skiing"))
     assert curriculum_labels(c, _manifest("tennis")) == ("ball_x", "ball_y", "enemy_x")
-    named = load_config("smoke", sets=["data_curriculum.labels=[ball_x, fuel]"]).data_curriculum
+    named = c.model_copy(update={"labels": ("ball_x", "fuel")})
     assert named.game_problem("ALE/Pong-v5").startswith("labels: ['fuel'] are not RAM labels")
+    # Validation asks the same question when the config is loaded: refused before any flow.
+    with pytest.raises(ConfigError, match=r"data_curriculum.labels: \['fuel'\] are not RAM"):
+        load_config("smoke", sets=["data_curriculum.labels=[ball_x, fuel]"])
+    with pytest.raises(ConfigError, match="ball_speed needs the ball_x and ball_y RAM labels"):
+        load_config("smoke", sets=["game=ALE/Skiing-v5", "data_curriculum.difficulty=ball_speed"])

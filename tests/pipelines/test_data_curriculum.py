@@ -118,8 +118,11 @@ def test_ball_speed_on_a_game_without_a_ball_stops_before_any_compute(
 
     for name in ("load_manifest", "resolve_encoder", "load_features"):
         monkeypatch.setattr(data_curriculum, name, no_compute)
-    cfg = load_config("smoke", sets=["game=ALE/Skiing-v5",
-                                     "data_curriculum.difficulty=ball_speed"])
+    # Loading such a config is refused (tests/pipelines/test_config_active.py); a config made
+    # without validation (model_copy) still stops at the stage's start.
+    base = load_config("smoke")
+    cfg = base.model_copy(update={"game": "ALE/Skiing-v5", "data_curriculum": (
+        base.data_curriculum.model_copy(update={"difficulty": "ball_speed"}))})
     with pytest.raises(DatasetError, match=r"data_curriculum.difficulty: ball_speed needs the "
                        r"ball_x and ball_y RAM labels, which ALE/Skiing-v5 does not have"):
         data_curriculum.run_data_curriculum(cfg, tmp_path)
