@@ -54,3 +54,18 @@ def read_rows(name: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the benchmark that writes it")
     return pd.read_csv(path)
+
+
+def append_and_read(name: str, rows: Iterable[Mapping[str, Any]], replace: str) -> pd.DataFrame:
+    """Append a store's rows (replacing its older ones by `replace`) and return the whole
+    file: work dirs are lost between sessions, the results file keeps every run measured, so
+    tables and charts are drawn from it."""
+    print(f"wrote {append_rows(name, rows, replace=replace)}")
+    return read_rows(name)
+
+
+def save_figure(fig: Any, out: Path) -> None:
+    """Write a matplotlib figure, creating its folder."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")

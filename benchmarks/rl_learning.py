@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow import MlflowClient
+from results_io import save_figure  # benchmarks/ is the script dir, on sys.path
 
 from pipelines.rl_experiments import holds_from
 from pipelines.rl_train import EVAL_MARKS
@@ -108,9 +109,7 @@ def plot(curves: list[Curve], out: Path) -> None:
            ylim=(-22, 22), title="PPO on ALE Pong, one seed each")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def main() -> None:

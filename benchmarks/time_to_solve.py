@@ -44,7 +44,7 @@ from typing import Any
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
-from results_io import append_rows, read_rows  # benchmarks/ is the script dir
+from results_io import append_and_read, append_rows, save_figure  # benchmarks/: script dir
 
 from pipelines.config import ConfigError, config_digest, load_config
 from pipelines.rl_experiments import RunEvals, TimedEval, chain_wall_clock, time_to_hold
@@ -267,20 +267,15 @@ def plot(df: pd.DataFrame, out: Path) -> None:
     by_steps.legend(fontsize=8, loc="upper left")
     fig.suptitle(f"PPO on Pong: time to hold {TARGET:+g}")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def read(args: argparse.Namespace) -> None:
     df = read_store(args.store)
     if df.empty:
         raise SystemExit(f"no time_to_solve run has evaluated yet in {args.store}")
-    if not args.no_write:
-        print(f"wrote {append_rows(RESULTS, df.to_dict('records'), replace='curve_id')}")
-        # Stores are work dirs a session may lose: the results file keeps every curve measured
-        # (and SB3's speed rows), so the table and chart come from it.
-        df = read_rows(RESULTS)
+    if not args.no_write:  # the file also keeps SB3's speed rows
+        df = append_and_read(RESULTS, df.to_dict("records"), replace="curve_id")
     print(summary(df).to_string(index=False))
     print(EVAL_SHARE_NOTE)
     if args.plot:

@@ -34,7 +34,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from results_io import append_rows, read_rows  # benchmarks/ is the script dir
+from results_io import append_and_read, save_figure  # benchmarks/: the script dir
 
 from pipelines.rl_experiments import holds_from, steps_to_return
 
@@ -175,9 +175,7 @@ def plot(df: pd.DataFrame, out: Path) -> None:
            ylim=(-22, 22), title="PPO on Pong: encoder from scratch, frozen or fine-tuned")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    print(f"wrote {out}")
+    save_figure(fig, out)
 
 
 def read(args: argparse.Namespace) -> None:
@@ -185,10 +183,7 @@ def read(args: argparse.Namespace) -> None:
     if df.empty:
         raise SystemExit(f"no transfer arm has evaluated yet in {args.store}")
     if not args.no_write:
-        print(f"wrote {append_rows('transfer', df.to_dict('records'), replace='run_id')}")
-        # Stores are work dirs a session may lose: the results file keeps every arm measured,
-        # so the table and chart come from it (this store's rows just replaced their own).
-        df = read_rows("transfer")
+        df = append_and_read("transfer", df.to_dict("records"), replace="run_id")
     print(summary(df).to_string(index=False))
     if args.plot:
         plot(df, args.plot)
