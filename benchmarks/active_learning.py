@@ -38,7 +38,7 @@ def main() -> None:
     from mlflow import MlflowClient
     from modAL.uncertainty import margin_sampling
 
-    from flows.active import active_flow
+    from flows.pipeline import active_flow
     from pipelines import acquisition as acq
     from pipelines.active_stage import prepare_active, score_pool
     from pipelines.al_head import fit_head, head_state

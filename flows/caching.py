@@ -1,15 +1,16 @@
 """Idempotent stages: reuse what finished, retry what failed for a passing reason.
 
-Reuse is Prefect's task cache. A stage's key is a digest of the stage name, the config it can
-see (its own section, the sections of the stages before it, game, seed and the non-stage
-sections, and the sections or fields of other stages it reads (`READS`); not the sections of
-stages that did not run before it), the code (a digest of the package sources: a git commit
-on a clean tree, and still right on a dirty one or in an image without .git), the versions of
-the libraries that shape results, the MLflow store the stage's records and registered models
-live in, and, for a stage that loads a registered model by alias (`REGISTRY_INPUTS`), the
-version the alias points at now. Results are persisted under `<work_dir>/cache`, so another
-work dir never reuses this one's datasets and checkpoints. A cached result is reused only if
-the files it points at are still there and intact (`unusable_files`); else the stage runs.
+Reuse is Prefect's task cache. A stage's key is a digest of the stage name, the config it
+reads as its entry in flows/stage_registry.py declares it (game, seed, its own section, the
+sections of the stages that ran before it in this flow run, and the sections or single fields
+it declares in `reads`; no other section, so a change nothing in the run reads re-runs
+nothing), the code (a digest of the package sources: a git commit on a clean tree, and still
+right on a dirty one or in an image without .git), the versions of the libraries that shape
+results, the MLflow store the stage's records and registered models live in, and the version
+behind every registered model it loads by alias (`models`). Results are persisted under
+`<work_dir>/cache`, so another work dir never reuses this one's datasets and checkpoints. A
+cached result is reused only if the files it points at are still there and intact
+(`unusable_files`); else the stage runs and says why.
 
 Retries are Prefect task retries with exponential backoff, taken only for failures that may
 pass: a Ray actor, worker or node dies, a connection drops or times out, the MLflow server
@@ -22,7 +23,7 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,11 @@ from prefect.results import ResultStore
 from prefect.states import State
 from prefect.tasks import exponential_backoff
 
+from flows.stage_registry import stage as stage_spec
 from pipelines import tracking
-from pipelines.config import STAGES, ArcadeConfig, config_digest
+from pipelines.config import ArcadeConfig, config_digest
 from pipelines.dataset import DatasetError, Manifest, verify
-from pipelines.registry import ENCODER_MODEL, POLICY_MODEL, RANDOM
+from pipelines.registry import POLICY_MODEL
 from pipelines.status import sqlite_path
 
 log = logging.getLogger("arcadelab")
@@ -51,78 +53,6 @@ log = logging.getLogger("arcadelab")
 PACKAGES = ("models", "agents", "pipelines", "flows")
 LIBRARIES = ("ale-py", "gymnasium", "ray", "torch", "mlflow")
 TAG_CACHE_KEY = "arcadelab.cache_key"
-# Stages whose inputs live outside the config, and why (`arcadelab pipeline --dry-run` says it).
-ALWAYS_RUN: dict[str, str] = {
-    # pipelines/al_state.py: its own round state resumes it.
-    "active": "active learning reads labels a person may have imported since"}
-
-
-def _frozen_encoders(*aliases: str) -> list[tuple[str, str]]:
-    """Registry inputs of a frozen-encoder stage; 'random' asks the registry for nothing."""
-    return [(ENCODER_MODEL, a) for a in dict.fromkeys(aliases) if a != RANDOM]
-
-
-def _rl_encoder(cfg: ArcadeConfig) -> list[tuple[str, str]]:
-    return [] if cfg.rl.transfer == "scratch" else [(ENCODER_MODEL, cfg.rl.encoder_alias)]
-
-
-def _tune_encoders(cfg: ArcadeConfig) -> list[tuple[str, str]]:
-    """The encoders a sweep's trials load: the grid may sweep the alias (and RL's transfer)."""
-    grid = cfg.tune.grid
-    if cfg.tune.target == "active":
-        return _frozen_encoders(*(str(a) for a in grid.get("encoder", (cfg.active.encoder,))))
-    if all(t == "scratch" for t in grid.get("transfer", (cfg.rl.transfer,))):
-        return []
-    aliases = dict.fromkeys(str(a) for a in grid.get("encoder_alias", (cfg.rl.encoder_alias,)))
-    return [(ENCODER_MODEL, a) for a in aliases]
-
-
-# Stages whose input is a registered model found by alias: (model, alias) from the config. The
-# version behind the alias joins the key, so a newly registered policy is evaluated afresh.
-REGISTRY_INPUTS: dict[str, Callable[[ArcadeConfig], list[tuple[str, str]]]] = {
-    "policy_transfer": lambda cfg: [(POLICY_MODEL, cfg.policy_transfer.alias)],
-    # Frozen or fine-tuned RL starts from the encoder behind rl.encoder_alias; so do the arms
-    # of the RL experiments, and transfer always loads it (its scratch arm copies its shape).
-    "rl": _rl_encoder,
-    "rl_curriculum": _rl_encoder,
-    "algorithms": _rl_encoder,
-    "transfer": lambda cfg: [(ENCODER_MODEL, cfg.rl.encoder_alias)],
-    "data": lambda cfg: [] if cfg.data.policy == "random" else [(POLICY_MODEL, cfg.data.policy)],
-    "policy_data": lambda cfg: [
-        (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random" else "current"),
-        *((ENCODER_MODEL, m) for m in (*cfg.pretrain.methods, "supervised"))],
-    # Frozen frame encoders (pipelines/frozen.py, pipelines/al_pool.py).
-    "multimodal": lambda cfg: _frozen_encoders(cfg.multimodal.encoder),
-    "multitask": lambda cfg: _frozen_encoders(
-        *([cfg.multitask.encoder] if cfg.multitask.trunk == "features" else [])),
-    "gan": lambda cfg: _frozen_encoders(cfg.gan.encoder),
-    "fewshot": lambda cfg: _frozen_encoders(cfg.fewshot.encoder),
-    "active": lambda cfg: _frozen_encoders(cfg.active.encoder),
-    "data_curriculum": lambda cfg: _frozen_encoders(cfg.data_curriculum.encoder),
-    "tune": _tune_encoders}
-# What a stage reads beyond its own section and those of the stages before it: whole sections
-# ("rl") or single fields ("pretrain.feature_dim"), never hidden from its key. Every reader of
-# the dataset reads the data config that names it (pipelines.data_prep.upstream_dataset), and
-# a frozen-encoder stage builds its random-init fallback (alias 'random' or not registered)
-# from pretrain.feature_dim (its arch is EncoderSpec's default, not pretrain.arch).
-_FROZEN_READS = ("data", "pretrain.feature_dim")
-READS: dict[str, Callable[[ArcadeConfig], tuple[str, ...]]] = {
-    "policy_data": lambda cfg: ("data", "pretrain", "probe", "rl"),
-    "pretrain": lambda cfg: ("data",),
-    "multimodal": lambda cfg: _FROZEN_READS,
-    "multitask": lambda cfg: _FROZEN_READS if cfg.multitask.trunk == "features" else ("data",),
-    "gan": lambda cfg: _FROZEN_READS,
-    "fewshot": lambda cfg: _FROZEN_READS,
-    "active": lambda cfg: _FROZEN_READS,
-    "data_curriculum": lambda cfg: _FROZEN_READS,
-    # The RL experiments train arms built from the rl section (pipelines/rl_experiments.py).
-    "transfer": lambda cfg: ("rl",),
-    "rl_curriculum": lambda cfg: ("rl",),
-    "algorithms": lambda cfg: ("rl", "transfer.return_thresholds"),
-    "tune": lambda cfg: ("rl",) if cfg.tune.target == "rl" else ("active", *_FROZEN_READS),
-    # The policy's env preprocessing (pipelines/policy_transfer.py, env_kwargs).
-    "policy_transfer": lambda cfg: tuple(f"rl.{f}" for f in (
-        "frameskip", "screen_size", "frame_stack", "noop_max", "repeat_action_probability"))}
 TAG_CACHED = "arcadelab.cached"
 TAG_REUSED_RUN = "arcadelab.reused_run_id"
 
@@ -165,7 +95,7 @@ def library_versions() -> dict[str, str]:
 def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | tuple[str, ...]
                     ) -> str:
     """The key a finished stage is stored and found under (see the module doc)."""
-    reads = READS.get(stage, lambda _: ())(cfg)
+    reads = stage_spec(stage).reads(cfg)
     sci = cfg.science()
     hidden = _hidden_sections(stage, cfg, upstream)
     visible = {k: v for k, v in sci.items() if k not in hidden}
@@ -183,17 +113,17 @@ def stage_cache_key(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] |
 
 def _hidden_sections(stage: str, cfg: ArcadeConfig,
                      upstream: Mapping[str, Any] | tuple[str, ...]) -> set[str]:
-    """Config sections left out of the stage's key: stages not before it, unless it reads them."""
-    before = set(upstream)
-    reads = READS.get(stage, lambda _: ())(cfg)
-    return ({s for s in STAGES if s != stage and s not in before}
-            - {r for r in reads if "." not in r}) | {"pipeline"}
+    """Config sections left out of the stage's key: all but game, seed, its own section,
+    those of the stages before it in this flow run and the sections it declares it reads."""
+    reads = stage_spec(stage).reads(cfg)
+    shown = {"game", "seed", stage, *upstream, *(r for r in reads if "." not in r)}
+    return set(cfg.science()) - shown
 
 
 def registry_refs(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | tuple[str, ...]
                   ) -> list[tuple[str, str]]:
     """The (model, alias) pairs whose versions join the stage's key, in key order."""
-    refs = REGISTRY_INPUTS.get(stage, lambda _: [])(cfg)
+    refs = stage_spec(stage).models(cfg)
     if "data" not in _hidden_sections(stage, cfg, upstream) and cfg.data.policy != "random":
         # Every stage downstream of policy-played data follows the version that played it.
         refs = [*refs, (POLICY_MODEL, cfg.data.policy)]
@@ -300,7 +230,7 @@ def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, 
     """
     key = stage_cache_key(stage, cfg, upstream)
     options = stage_options(cfg, key)
-    if stage in ALWAYS_RUN:
+    if stage_spec(stage).always_run:
         options["refresh_cache"] = True
     state = task.with_options(**options)(
         cfg, parent.info.run_id, flow, flow_run_id, upstream, return_state=True)

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from flows.cli_config import config_from_options, fail
 from flows.cli_label import label_app
-from pipelines.config import PRESETS, STAGES, ArcadeConfig, ConfigError, load_config, to_yaml
+from flows.stage_registry import REGISTRY
+from pipelines.config import PRESETS, ArcadeConfig, ConfigError, to_yaml
 from pipelines.progress import QUIET_ENV
 from pipelines.quiet import install as install_quiet
-from pipelines.work_dir import WorkDirError, ensure_writable
 
 if TYPE_CHECKING:
     from flows.pipeline import FlowResult
@@ -55,32 +56,6 @@ MlflowUri = Annotated[str | None, typer.Option(
     "--mlflow-uri", help="MLflow tracking URI; default MLFLOW_TRACKING_URI or SQLite in work dir")]
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
-def _config(preset: str, files: list[Path] | None, sets: list[str] | None,
-            ray_address: str | None, work_dir: Path | None, mlflow_uri: str | None,
-            *, writable: bool = True, **runtime: object) -> ArcadeConfig:
-    """The resolved config; with `writable` (every command that writes), a work dir that
-    cannot be created or written to is refused here, before Ray, Prefect or MLflow start."""
-    try:
-        cfg = load_config(preset, files or (), sets or (), runtime={
-            "ray_address": ray_address, "work_dir": work_dir, "mlflow_tracking_uri": mlflow_uri,
-            **runtime})
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
-    if writable:
-        # The SQLite file counts only when it is the store in use (tracking.tracking_uri's rule).
-        local_store = not (cfg.runtime.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
-        try:
-            ensure_writable(cfg.runtime.work_dir, ("mlflow.db",) if local_store else ())
-        except WorkDirError as exc:
-            raise _fail(f"{exc}; choose another --work-dir", 1) from None
-    return cfg
-
-
 def _run(flow_name: str, cfg: ArcadeConfig) -> None:
     from flows.pipeline import STAGE_FLOWS, pipeline_flow
     from pipelines.dataset import DatasetError
@@ -99,9 +74,9 @@ def _run(flow_name: str, cfg: ArcadeConfig) -> None:
         flow_fn = pipeline_flow if flow_name == "pipeline" else STAGE_FLOWS[flow_name]
         result = flow_fn(cfg)
     except (RLError, RegistryError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except (RayConnectionError, TrackingUnavailableError, DatasetError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     _print_summary(cfg, result)
 
 
@@ -138,9 +113,9 @@ def pipeline(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets =
                  "checkpoint (finished stages are reused as always)")] = False) -> None:
     """Run the whole pipeline flow (data prep -> RL training) as one Prefect flow run."""
     if as_json and not dry_run:
-        raise _fail("--json goes with --dry-run", 2)
+        raise fail("--json goes with --dry-run", 2)
     # A dry run writes nothing, so an unwritable work dir is not its business.
-    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri,
+    cfg = config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri,
                   writable=not dry_run, resume=resume)
     point = None
     if resume:
@@ -161,15 +136,19 @@ def pipeline(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets =
     _run("pipeline", cfg)
 
 
-@app.command()
-def run(stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}")],
+_STAGE_HELP = "\n\n".join(f"{name}: {spec.doc}" for name, spec in REGISTRY.items())
+
+
+@app.command(help=f"Run one stage alone as its own flow (experiment arcadelab/<stage>); a "
+             f"stage that reads the dataset runs the data stage first (an intact dataset is "
+             f"reused).\n\n{_STAGE_HELP}")
+def run(stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(REGISTRY)}")],
         preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = None,
         ray_address: RayAddress = None, work_dir: WorkDir = None,
         mlflow_uri: MlflowUri = None) -> None:
-    """Run one stage alone as its own flow (experiment arcadelab/<stage>)."""
-    if stage not in STAGES:
-        raise _fail(f"unknown stage {stage!r} (choose from {', '.join(STAGES)})", 2)
-    _run(stage, _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+    if stage not in REGISTRY:
+        raise fail(f"unknown stage {stage!r} (choose from {', '.join(REGISTRY)})", 2)
+    _run(stage, config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri))
 
 
 @app.command("rl")
@@ -180,7 +159,8 @@ def rl_cmd(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = N
                "--resume", help="continue the last RL run in the work dir from its last "
                "checkpoint (same config; rl.iterations may grow)")] = False) -> None:
     """Train the Pong policy (PPO or REINFORCE, scratch or on a pretrained encoder)."""
-    _run("rl", _config(preset, config, set_, ray_address, work_dir, mlflow_uri, resume=resume))
+    _run("rl", config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri,
+                                   resume=resume))
 
 
 @app.command()
@@ -188,7 +168,7 @@ def tune(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = Non
          ray_address: RayAddress = None, work_dir: WorkDir = None,
          mlflow_uri: MlflowUri = None) -> None:
     """Ray Tune sweep over `tune.params` (e.g. --set 'tune.params={lr: [1e-4, 3e-4]}')."""
-    _run("tune", _config(preset, config, set_, ray_address, work_dir, mlflow_uri))
+    _run("tune", config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri))
 
 
 @app.command("config")
@@ -196,7 +176,8 @@ def show_config(preset: Preset = "laptop", config: ConfigFiles = None, set_: Set
                 ray_address: RayAddress = None, work_dir: WorkDir = None,
                 mlflow_uri: MlflowUri = None) -> None:
     """Validate and print the resolved config as YAML (no compute)."""
-    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri, writable=False)
+    cfg = config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri,
+                              writable=False)
     typer.echo(to_yaml(cfg), nl=False)
     typer.echo(f"# config hash: {cfg.hash()}", err=True)
 
@@ -208,7 +189,7 @@ def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
     """Serve the MLflow UI over this work dir's results (binds 127.0.0.1 unless told)."""
     from pipelines.tracking import tracking_uri
 
-    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
+    cfg = config_from_options("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
     uri = tracking_uri(cfg)
     typer.echo(f"MLflow UI on http://{host}:{port} for {uri}  (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
@@ -221,13 +202,14 @@ def serve(preset: Preset = "laptop", config: ConfigFiles = None, set_: Sets = No
           ray_address: RayAddress = None, work_dir: WorkDir = None,
           mlflow_uri: MlflowUri = None) -> None:
     """Register the scheduled deployments of `schedule.deployments` and serve their runs."""
-    cfg = _config(preset, config, set_, ray_address, work_dir, mlflow_uri)  # before Prefect
+    # Before Prefect starts: a bad config or work dir fails in a second.
+    cfg = config_from_options(preset, config, set_, ray_address, work_dir, mlflow_uri)
     from flows.serve import build_deployments, serve_deployments
 
     try:
         build_deployments(cfg)  # bad schedules fail here, before anything is registered
     except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if not os.environ.get("PREFECT_API_URL"):
         typer.secho("warning: PREFECT_API_URL is unset: schedules live only as long as this "
                     "process's own Prefect server", fg=typer.colors.YELLOW, err=True)
@@ -252,7 +234,7 @@ def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
     )
     from pipelines.tracking import TrackingUnavailableError, check_tracking_server, tracking_uri
 
-    cfg = _config("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
+    cfg = config_from_options("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
     uri = tracking_uri(cfg)
     db = sqlite_path(uri)
     # Name the work dir when the store is its own SQLite file; else the store itself.
@@ -263,10 +245,10 @@ def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
         check_tracking_server(uri, cfg.runtime.connect_timeout_s)
         runs = read_status(uri, limit)
     except StoreMissingError as exc:
-        raise _fail(f"work dir {home} does not exist" if in_home
+        raise fail(f"work dir {home} does not exist" if in_home
                     else f"MLflow store {uri}: {exc}", 1) from None
     except (TrackingUnavailableError, StoreUnreadableError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     if as_json:
         typer.echo(to_json(runs))
     else:

@@ -3,7 +3,7 @@
     arcadelab label export --strategy margin --out to-label/     # PNGs + labels.csv
     # ... fill in labels.csv ...
     arcadelab label import to-label/labels.csv --strategy margin
-    python -m flows.active active --set active.oracle=human ...   # trains on them, queries on
+    arcadelab run active --set active.oracle=human ...   # trains on them, queries on
 
 Both take the same --preset/--config/--set as the run that made the loop, which is how they
 find its state (the loop key). Bad input: one message naming every bad row, exit code 2,
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from flows.cli_config import config_from_options, fail
 
 if TYPE_CHECKING:
     from pipelines.config import ArcadeConfig
@@ -40,22 +42,21 @@ Strategy = Annotated[str | None, typer.Option(
 def _locate(preset: str, config: list[Path] | None, set_: list[str] | None,
             work_dir: Path | None, mlflow_uri: str | None, strategy: str | None
             ) -> tuple[ArcadeConfig, LoopLocation]:
-    from flows.cli import _config, _fail
     from pipelines import tracking
     from pipelines.al_state import StateError
     from pipelines.dataset import DatasetError
     from pipelines.label_io import locate_loop
 
-    cfg = _config(preset, config, set_, None, work_dir, mlflow_uri)
+    cfg = config_from_options(preset, config, set_, None, work_dir, mlflow_uri)
     if strategy is None:
         if len(cfg.active.strategies) != 1:
-            raise _fail(f"--strategy: choose one of {', '.join(cfg.active.strategies)}", 2)
+            raise fail(f"--strategy: choose one of {', '.join(cfg.active.strategies)}", 2)
         strategy = cfg.active.strategies[0]
     tracking.setup(cfg)  # the registry says which encoder (and so which loop key) is meant
     try:
         return cfg, locate_loop(cfg, strategy)
     except (LookupError, DatasetError, StateError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
 
 
 @label_app.command("export")
@@ -66,14 +67,13 @@ def export(out: Annotated[Path, typer.Option("--out", "-o", help="folder to writ
            force: Annotated[bool, typer.Option(help="overwrite an existing labels.csv")] = False
            ) -> None:
     """Write the loop's pending frames as PNGs plus labels.csv (one empty column per label)."""
-    from flows.cli import _fail
     from pipelines.label_io import export_queries
 
     _, loc = _locate(preset, config, set_, work_dir, mlflow_uri, strategy)
     try:
         path = export_queries(loc, out, force)
     except (LookupError, FileExistsError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     typer.echo(f"{len(loc.state.pending)} frames to label: fill in {path}, then "
                f"`arcadelab label import {path}` with the same options")
 
@@ -84,14 +84,13 @@ def import_(csv: Annotated[Path, typer.Argument(help="the filled-in labels.csv")
             work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
             strategy: Strategy = None) -> None:
     """Validate every row, then add all the labels to the loop at once (or none of them)."""
-    from flows.cli import _fail
     from pipelines.label_io import LabelImportError, import_labels
 
     _, loc = _locate(preset, config, set_, work_dir, mlflow_uri, strategy)
     try:
         state, n, skipped = import_labels(loc, csv)
     except LabelImportError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     typer.echo(f"imported {n} labels into the {state.strategy} loop ({len(state.labelled)} "
                f"labelled, {len(state.pending)} still pending, {skipped} blank rows skipped); "
                "run the active flow again to train on them")

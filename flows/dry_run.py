@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from flows.caching import (
-    ALWAYS_RUN,
     NOT_STORED,
     registered_version,
     registry_refs,
@@ -22,9 +21,9 @@ from flows.caching import (
     stored_result,
     unusable_files,
 )
+from flows.stage_registry import stage as stage_spec
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
-from pipelines.registry import ENCODER_MODEL, POLICY_MODEL
 
 if TYPE_CHECKING:  # flows.resume imports RLlib: only --resume needs it
     from flows.resume import ResumePoint
@@ -59,15 +58,6 @@ class PipelinePlan:
     resume: ResumePoint | None  # None: --resume not asked
 
 
-def _producers(cfg: ArcadeConfig) -> dict[str, str]:
-    """Stages that register a model later stages load by alias. When one runs first, the
-    aliases it moves name a new version, so a consumer's key changes and it runs too."""
-    out = {"pretrain": ENCODER_MODEL}
-    if cfg.rl.register_policy:
-        out["rl"] = POLICY_MODEL
-    return out
-
-
 def plan_pipeline(cfg: ArcadeConfig, resume: ResumePoint | None = None) -> PipelinePlan:
     """The plan of `arcadelab pipeline` with this config, stage by stage, in order."""
     plans: list[StagePlan] = []
@@ -92,8 +82,9 @@ def _plan_stage(cfg: ArcadeConfig, stage: str, upstream: tuple[str, ...],
 def _verdict(cfg: ArcadeConfig, stage: str, key: str, registry: tuple[RegistryInput, ...],
              earlier: list[StagePlan]) -> tuple[str, str]:
     """What `flows.caching.run_stage` would do under this key, with the reason."""
-    if stage in ALWAYS_RUN:
-        return RUN, f"always runs: {ALWAYS_RUN[stage]}"
+    always = stage_spec(stage).always_run
+    if always:
+        return RUN, f"always runs: {always}"
     if not cfg.runtime.reuse_stages:
         return RUN, "runtime.reuse_stages is off"
     try:
@@ -105,10 +96,11 @@ def _verdict(cfg: ArcadeConfig, stage: str, key: str, registry: tuple[RegistryIn
     problems = unusable_files(result)
     if problems:
         return RUN, f"cached result unusable: {'; '.join(problems)}"
-    producers = _producers(cfg)
     consumed = {r.model for r in registry if not r.alias.isdigit()}  # a number never moves
     for plan in earlier:
-        model = producers.get(plan.stage)
+        # A stage that registers a model later stages load by alias: when it runs first, the
+        # aliases it moves name a new version, so a consumer's key changes and it runs too.
+        model = stage_spec(plan.stage).produces(cfg)
         if plan.action == RUN and model in consumed:
             return RUN, (f"upstream {plan.stage} runs first and registers a new {model} "
                          "version, which this key follows")

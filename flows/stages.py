@@ -6,14 +6,11 @@ before it (`upstream`), and returns its stage's typed result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
-from flows.active import active_task, data_curriculum_task
-from flows.rl_flows import algorithms_task, rl_curriculum_task, transfer_task, tune_task
 from pipelines import tracking
 from pipelines.config import ArcadeConfig
 from pipelines.data_prep import DataResult, prepare_data, upstream_dataset
@@ -61,12 +58,3 @@ def policy_data_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_
     data = upstream_dataset(cfg, upstream)
     with tracking.stage_run(cfg, "policy_data", parent_run_id, flow, flow_run_id):
         return run_policy_data_stage(cfg, data, trained, registered)
-
-
-STAGE_TASKS: dict[str, Callable[..., Any]] = {
-    "data": data_task, "pretrain": pretrain_task, "rl": rl_task,
-    "policy_data": policy_data_task, "policy_transfer": policy_transfer_task,
-    "transfer": transfer_task, "rl_curriculum": rl_curriculum_task,
-    "algorithms": algorithms_task, "active": active_task,
-    "data_curriculum": data_curriculum_task,
-    "tune": tune_task}  # tune: `arcadelab tune` only, not a pipeline stage

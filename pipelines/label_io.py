@@ -55,7 +55,7 @@ def locate_loop(cfg: ArcadeConfig, strategy: str) -> LoopLocation:
     state = load_state(path, key, strategy)
     if state is None:
         raise LookupError(f"no {strategy} active-learning loop for this config (looked for "
-                          f"{path}); start one: python -m flows.active active --set "
+                          f"{path}); start one: arcadelab run active --set "
                           f"active.oracle=human --set 'active.strategies=[{strategy}]'")
     return LoopLocation(path, state, data)
 

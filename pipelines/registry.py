@@ -24,12 +24,10 @@ from models.actor_critic import ActorCritic
 from models.checkpoint import load_encoder, save_encoder
 from models.encoder import EncoderSpec, build_encoder
 from models.policy_checkpoint import load_policy, save_policy
+from pipelines.model_names import ENCODER_MODEL, POLICY_MODEL, RANDOM
 
-ENCODER_MODEL = "arcadelab-encoder"
-POLICY_MODEL = "arcadelab-policy"
 _PYFUNC = str(Path(__file__).with_name("encoder_model.py"))
 _POLICY_PYFUNC = str(Path(__file__).with_name("policy_model.py"))
-RANDOM = "random"  # the alias that asks for a seeded random-init encoder
 log = logging.getLogger("arcadelab")
 
 

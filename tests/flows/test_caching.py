@@ -54,6 +54,19 @@ def test_key_is_stable_and_follows_what_the_stage_can_see() -> None:
     assert stage_cache_key("data", cfg("runtime.num_cpus=1"), ()) == base
 
 
+def test_a_section_no_stage_of_the_run_reads_re_runs_nothing() -> None:
+    """Only what a stage's registry entry declares joins its key: the probe section is the
+    pretrain stage's input, the tune section only the sweep's."""
+    for stage, upstream in (("data", ()), ("rl", ("data",)), ("gan", ("data",))):
+        base = stage_cache_key(stage, cfg(), upstream)
+        assert stage_cache_key(stage, cfg("tune.num_samples=3"), upstream) == base, stage
+        assert stage_cache_key(stage, cfg("probe.patience=7"), upstream) == base, stage
+    pretrain = stage_cache_key("pretrain", cfg(), ("data",))
+    assert stage_cache_key("pretrain", cfg("probe.patience=7"), ("data",)) != pretrain
+    tune = stage_cache_key("tune", cfg(), ())
+    assert stage_cache_key("tune", cfg("tune.num_samples=3"), ()) != tune
+
+
 def test_code_digest_covers_the_package_sources() -> None:
     root = Path(__file__).resolve().parents[2]
     assert len(code_digest()) == 16

@@ -46,7 +46,7 @@ def _stage_run(cfg: object, result: object, stage: str) -> object:
 def test_loop_resumes_after_a_crash_without_losing_labels(
         prefect_harness: None, ray_local: None, smoke_dataset: tuple, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.active import active_flow
+    from flows.pipeline import active_flow
     from pipelines import active_stage
     from pipelines.al_state import load_state
 
@@ -104,7 +104,7 @@ def test_loop_resumes_after_a_crash_without_losing_labels(
 
 def test_a_person_labels_through_export_and_import(
         prefect_harness: None, ray_local: None, smoke_dataset: tuple, tmp_path: Path) -> None:
-    from flows.active import active_flow
+    from flows.pipeline import active_flow
     from flows.cli import app
     from pipelines.al_pool import frame_id
     from pipelines.al_state import load_state
@@ -169,10 +169,10 @@ def test_a_person_labels_through_export_and_import(
 
 def test_curriculum_flow_compares_orders_on_one_budget(
         prefect_harness: None, ray_local: None, smoke_dataset: tuple, tmp_path: Path) -> None:
-    from flows.active import curriculum_flow
+    from flows.pipeline import data_curriculum_flow
 
     cfg = _cfg(smoke_dataset, tmp_path, "data_curriculum.difficulty=ball_speed")
-    result = curriculum_flow(cfg)
+    result = data_curriculum_flow(cfg)
     res = result.stages["data_curriculum"]
     c = cfg.data_curriculum
     runs = {(o, p) for o in c.orders for p in c.pacings} | {("baseline", "none")}

@@ -50,7 +50,7 @@ def _artifacts(client: MlflowClient, run: Run, folder: str) -> set[str]:
 
 
 def test_multimodal_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -> None:
-    from flows.families import multimodal_flow
+    from flows.pipeline import multimodal_flow
 
     cfg = _cfg(smoke_dataset, tmp_path)
     result = multimodal_flow(cfg)
@@ -82,7 +82,7 @@ def test_multimodal_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -
 
 
 def test_multitask_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -> None:
-    from flows.families import multitask_flow
+    from flows.pipeline import multitask_flow
 
     # The end-to-end NatureCNN trunk here; the features trunk is tested in-process
     # (tests/pipelines/test_multitask.py).
@@ -107,7 +107,7 @@ def test_multitask_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) ->
 
 
 def test_gan_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -> None:
-    from flows.families import gan_flow
+    from flows.pipeline import gan_flow
 
     cfg = _cfg(smoke_dataset, tmp_path, "gan.epochs=2")
     res = gan_flow(cfg).stages["gan"]
@@ -123,7 +123,7 @@ def test_gan_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -> None:
 
 
 def test_fewshot_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) -> None:
-    from flows.families import fewshot_flow
+    from flows.pipeline import fewshot_flow
 
     cfg = _cfg(smoke_dataset, tmp_path)
     res = fewshot_flow(cfg).stages["fewshot"]
