@@ -45,7 +45,7 @@ from flows.stage_registry import stage as stage_spec
 from pipelines import tracking
 from pipelines.config import ArcadeConfig, config_digest
 from pipelines.dataset import DatasetError, Manifest, verify
-from pipelines.registry import POLICY_MODEL
+from pipelines.model_refs import POLICY_MODEL, pin_key
 from pipelines.status import sqlite_path
 
 log = logging.getLogger("arcadelab")
@@ -133,6 +133,9 @@ def registry_refs(stage: str, cfg: ArcadeConfig, upstream: Mapping[str, Any] | t
 def registered_version(cfg: ArcadeConfig, model: str, alias: str) -> str:
     """The version behind `models:/<model>@<alias>` in the config's MLflow store ("none": the
     stage then runs and reports the missing alias itself)."""
+    pinned = cfg.runtime.pins.get(pin_key(model, alias))
+    if pinned is not None and not alias.isdigit():
+        return pinned  # the version this flow run's stages use for the alias
     db = sqlite_path(tracking.tracking_uri(cfg))
     if db is not None and not db.exists():
         return "none"  # no store yet; opening one would create it (a dry run writes nothing)

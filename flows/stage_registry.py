@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.config import ArcadeConfig
-from pipelines.model_names import ENCODER_MODEL, POLICY_MODEL, RANDOM
+from pipelines.model_refs import ENCODER_MODEL, POLICY_MODEL, RANDOM
 
 ModelRef = tuple[str, str]  # (registered model, alias or version)
 

@@ -96,6 +96,10 @@ class RuntimeConfig(_Section):
     retry_delay_s: float = Field(
         10.0, ge=0, description="first retry delay; doubles on each further retry"
     )
+    pins: dict[str, str] = Field(
+        {}, description="set by the flow run: '<model>/<alias>' -> the registry version its "
+        "stages use for that alias (what an upstream stage registered in this run, else what "
+        "the alias named when the first stage loading it started)")
 
 
 class DataConfig(_Section):

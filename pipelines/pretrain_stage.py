@@ -52,6 +52,10 @@ class PretrainStageResult:
     registered: dict[str, str]  # alias -> registry version
     champion: str | None  # alias of the champion's method, e.g. "atc"
 
+    def registered_versions(self) -> dict[str, str]:
+        """Alias -> the encoder version this run registered under it."""
+        return dict(self.registered)
+
     def describe(self) -> str:
         views = sorted(set(self.probes.view))
         means = "; ".join(f"{v}: " + ", ".join(f"{k} {f:.3f}" for k, f in self.mean_f1(v).items())

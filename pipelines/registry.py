@@ -24,7 +24,7 @@ from models.actor_critic import ActorCritic
 from models.checkpoint import load_encoder, save_encoder
 from models.encoder import EncoderSpec, build_encoder
 from models.policy_checkpoint import load_policy, save_policy
-from pipelines.model_names import ENCODER_MODEL, POLICY_MODEL, RANDOM
+from pipelines.model_refs import ENCODER_MODEL, POLICY_MODEL, RANDOM, pinned_ref
 
 _PYFUNC = str(Path(__file__).with_name("encoder_model.py"))
 _POLICY_PYFUNC = str(Path(__file__).with_name("policy_model.py"))
@@ -84,12 +84,13 @@ def model_uri(ref: str, model: str = ENCODER_MODEL) -> str:
 
 
 def resolve(alias: str, model: str = ENCODER_MODEL) -> tuple[str, dict[str, str]]:
-    """Version and tags behind `<model>@alias` (or version `alias` if it is a number);
-    RegistryError if there is none."""
+    """Version and tags behind `<model>@alias` (or version `alias` if it is a number, or the
+    version `pinned` for the alias); RegistryError if there is none."""
     client = MlflowClient()
+    ref = pinned_ref(model, alias)
     try:
-        mv = (client.get_model_version(model, alias) if alias.isdigit()
-              else client.get_model_version_by_alias(model, alias))
+        mv = (client.get_model_version(model, ref) if ref.isdigit()
+              else client.get_model_version_by_alias(model, ref))
     except MlflowException as exc:
         hint = "arcadelab run pretrain" if model == ENCODER_MODEL else "arcadelab rl"
         raise RegistryError(
@@ -103,7 +104,7 @@ def load_registered_encoder(alias: str, expected: EncoderSpec | None = None
     """Download `models:/arcadelab-encoder@alias` (or version `alias` if it is a number) and
     rebuild the encoder (weights only)."""
     version, _ = resolve(alias)
-    uri = model_uri(alias)
+    uri = model_uri(version)  # the version just resolved, even if the alias moves meanwhile
     local = Path(mlflow.artifacts.download_artifacts(uri))
     found = [p.parent for p in local.rglob("encoder.json")]
     if not found:
@@ -148,7 +149,7 @@ def encoder_or_random(alias: str, fallback: EncoderSpec, seed: int, stage: str
 def load_registered_policy(alias: str) -> tuple[ActorCritic, EncoderSpec, str]:
     """Download `models:/arcadelab-policy@alias` and rebuild the policy (weights only)."""
     version, _ = resolve(alias, POLICY_MODEL)
-    uri = model_uri(alias, POLICY_MODEL)
+    uri = model_uri(version, POLICY_MODEL)  # the version just resolved
     local = Path(mlflow.artifacts.download_artifacts(uri))
     found = [p.parent for p in local.rglob("policy.json")]
     if not found:

@@ -33,6 +33,7 @@ from models.checkpoint import EncoderCheckpointError
 from models.encoder import EncoderSpec
 from pipelines import registry
 from pipelines.config import ArcadeConfig, config_digest
+from pipelines.model_refs import policy_aliases
 from pipelines.plots import line_chart
 from pipelines.policy_video import record_gif
 from pipelines.progress import progress
@@ -65,6 +66,13 @@ class RLResult:
     curve: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     eval_curve: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     tasks: tuple[int, ...] = field(default_factory=tuple)
+    policy_aliases: tuple[str, ...] = ()  # the aliases moved to policy_version
+
+    def registered_versions(self) -> dict[str, str]:
+        """Alias -> the policy version this run registered under it (none: not registered)."""
+        if self.policy_version is None:
+            return {}
+        return dict.fromkeys(self.policy_aliases, self.policy_version)
 
     def describe(self) -> str:
         def fmt(x: float | None) -> str:
@@ -326,7 +334,7 @@ def train_rl(cfg: ArcadeConfig, resume: bool = False) -> RLResult:
         algo.iteration, env_steps, None if math.isnan(final) else final,
         eval_curve[1][-1] if eval_curve[1] else None, rate, ckpt, version,
         (tuple(curve[0]), tuple(curve[1])), (tuple(eval_curve[0]), tuple(eval_curve[1])),
-        tuple(tasks))
+        tuple(tasks), policy_aliases(rl.algorithm, rl.transfer) if version else ())
 
 
 def _register(algo: Algorithm, cfg: ArcadeConfig, run_id: str, encoder_version: str | None,
@@ -344,7 +352,7 @@ def _register(algo: Algorithm, cfg: ArcadeConfig, run_id: str, encoder_version: 
                                   actions=rl.actions,
                                   env_actions=policy_actions(cfg.game, rl.actions))
     if version is not None:
-        for alias in (f"{rl.algorithm}-{rl.transfer}", "current"):
+        for alias in policy_aliases(rl.algorithm, rl.transfer):
             registry.set_alias(alias, version, registry.POLICY_MODEL)
     return version
 

@@ -18,6 +18,7 @@ import mlflow
 from mlflow.entities import Run
 
 from pipelines.config import ArcadeConfig, flatten
+from pipelines.model_refs import pinned
 
 TAG_STAGE = "arcadelab.stage"
 TAG_FLOW = "arcadelab.flow"
@@ -231,7 +232,7 @@ def stage_run(cfg: ArcadeConfig, stage: str, parent: Run | str | None = None,
     tags = common_tags(cfg, flow, flow_run_id, stage, cfg.hash(section))
     with mlflow.start_run(experiment_id=exp, run_name=stage, tags=tags,
                           parent_run_id=parent_id, nested=parent_id is not None) as run, \
-            _ended_on_stop(run):
+            _ended_on_stop(run), pinned(cfg.runtime.pins):
         log_config(cfg)
         yield run
 

@@ -362,3 +362,43 @@ def test_damaged_or_replaced_dataset_is_unusable(tmp_path: Path, damage: str) ->
                 "missing_shard": result.manifest.shards[0].name, "other_dataset": MANIFEST}
     assert expected[damage] in problems[0]
 
+
+
+def test_a_flow_run_pins_each_alias_to_one_version(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a flow run a consumer uses the version an upstream stage registered, or the one
+    its alias named when the run first needed it, even after another run moves the alias."""
+    from flows.runner import produced_pins, start_pins
+    from flows.stage_registry import stage as stage_spec
+    from pipelines import registry
+    from pipelines.model_refs import pin_key, pinned
+    from pipelines.pretrain_stage import PretrainStageResult
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = mlflow.MlflowClient(uri)
+    client.create_registered_model("arcadelab-encoder")
+    v1, v2, v3 = (str(client.create_model_version("arcadelab-encoder", str(tmp_path)).version)
+                  for _ in range(3))
+    client.set_registered_model_alias("arcadelab-encoder", "champion", v1)
+    conf = cfg(uri=uri)
+    gan = stage_spec("gan")
+    pins = start_pins(conf, gan.models(conf), {})
+    assert pins == {pin_key("arcadelab-encoder", "champion"): v1}
+    key_v1 = stage_cache_key("gan", conf, ("data",))
+    client.set_registered_model_alias("arcadelab-encoder", "champion", v2)  # another run
+    with pinned(pins):
+        assert registry.resolve("champion")[0] == v1
+        assert registry.resolve(v3)[0] == v3  # a version number is never pinned over
+    assert registry.resolve("champion")[0] == v2  # outside the stage: the alias as it is
+    # The pinned version is the one the stage's key holds.
+    pinned_cfg = conf.model_copy(update={"runtime": conf.runtime.model_copy(
+        update={"pins": pins})})
+    assert stage_cache_key("gan", pinned_cfg, ("data",)) == key_v1
+    assert stage_cache_key("gan", conf, ("data",)) != key_v1
+    # A version pretrain registered in this run wins over whatever the alias names.
+    done = PretrainStageResult(pd.DataFrame(), pd.DataFrame(), {}, {"champion": v3, "clip": v3},
+                               "clip")
+    produced = produced_pins(stage_spec("pretrain").produces(conf), done)
+    assert produced[pin_key("arcadelab-encoder", "champion")] == v3
+    assert start_pins(conf, gan.models(conf), produced) == {}  # already pinned: kept

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from flows.stage_registry import PIPELINE_STAGES, REGISTRY, Stage, stage
 from pipelines.config import STAGES, ArcadeConfig, load_config
-from pipelines.model_names import ENCODER_MODEL, POLICY_MODEL
+from pipelines.model_refs import ENCODER_MODEL, POLICY_MODEL
 
 
 def _cfg(*sets: str) -> ArcadeConfig:
