@@ -15,7 +15,7 @@ from models.encoder import EncoderSpec
 
 
 class PPOSettings(Protocol):
-    """What the builders read from a config (pipelines.config.RLConfig satisfies it)."""
+    """What the builders read from a config (pipelines.core.config.RLConfig satisfies it)."""
 
     algorithm: str
     actions: str

@@ -39,11 +39,11 @@ def main() -> None:
     from modAL.uncertainty import margin_sampling
 
     from flows.pipeline import active_flow
-    from pipelines import acquisition as acq
-    from pipelines.active_stage import prepare_active, score_pool
-    from pipelines.al_head import fit_head, head_state
-    from pipelines.config import load_config
-    from pipelines.data_prep import dataset_path
+    from pipelines.active import acquisition as acq
+    from pipelines.active.head import fit_head, head_state
+    from pipelines.active.stage import prepare_active, score_pool
+    from pipelines.core.config import load_config
+    from pipelines.data.prep import dataset_path
 
     cfg = load_config(args.preset, sets=args.sets, runtime={"work_dir": args.work_dir})
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from pipelines.config import load_config
+from pipelines.core.config import load_config
 
 
 def check(work: Path) -> str:

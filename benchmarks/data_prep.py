@@ -18,10 +18,10 @@ from pathlib import Path
 import ray
 
 from agents.atari_env import make_collect_env
-from pipelines import tracking
-from pipelines.config import load_config
-from pipelines.data_prep import prepare_data
-from pipelines.rollouts import RolloutSpec, collect_rollout
+from pipelines.core import tracking
+from pipelines.core.config import load_config
+from pipelines.data.prep import prepare_data
+from pipelines.data.rollouts import RolloutSpec, collect_rollout
 
 
 def raw_ale_steps_per_s(game: str, steps: int) -> float:

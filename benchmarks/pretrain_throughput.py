@@ -17,11 +17,11 @@ import ray
 import torch
 
 from models.encoder import EncoderSpec
-from pipelines import tracking
-from pipelines.config import load_config
-from pipelines.data_prep import prepare_data
-from pipelines.pretrain import Objective, pretrain
-from pipelines.views import view_dataset, view_shape
+from pipelines.core import tracking
+from pipelines.core.config import load_config
+from pipelines.data.prep import prepare_data
+from pipelines.data.views import view_dataset, view_shape
+from pipelines.pretrain.train import Objective, pretrain
 
 
 def bare_torch(method: str, spec: EncoderSpec, batch: dict[str, torch.Tensor], steps: int,

@@ -26,11 +26,11 @@ import torch
 from results_io import append_rows  # benchmarks/ is the script dir, on sys.path
 
 from models.encoder import EncoderSpec, build_encoder
-from pipelines.config import config_digest
-from pipelines.dataset import FRAME_SHAPE, load_manifest, read_split
-from pipelines.probes import fit_linear_probe, weighted_f1
-from pipelines.splits import SPLITS
-from pipelines.views import complete_stacks, stack_frames
+from pipelines.core.config import config_digest
+from pipelines.data.dataset import FRAME_SHAPE, load_manifest, read_split
+from pipelines.data.splits import SPLITS
+from pipelines.data.views import complete_stacks, stack_frames
+from pipelines.features.probes import fit_linear_probe, weighted_f1
 
 # Near-duplicates are judged on 105x80 frames (half resolution), as in the issue's measurement.
 NEAR_SIZE = (80, 105)  # cv2 (width, height)
@@ -71,7 +71,7 @@ def view_obs(s: Split, view: str) -> np.ndarray:
 
 
 def complete(s: Split, view: str) -> np.ndarray:
-    """Rows whose observation in `view` stacks consecutive steps (pipelines.views): the
+    """Rows whose observation in `view` stacks consecutive steps (pipelines.data.views): the
     ablation's view_stack84 cell (session 5) predates this filter and kept them all."""
     starts = np.flatnonzero(np.r_[True, s.episodes[1:] != s.episodes[:-1]])
     bounds = [*starts.tolist(), len(s.frames)]

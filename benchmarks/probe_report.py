@@ -81,7 +81,7 @@ def _latest(rows: pd.DataFrame, protocol_prefix: str) -> pd.DataFrame:
 
 def plots(rows: pd.DataFrame, out: Path) -> None:
     """The policy view's probe bars and few-shot curves, drawn from the rows."""
-    from pipelines.probes import few_shot_chart, probe_bar_chart
+    from pipelines.features.probes import few_shot_chart, probe_bar_chart
 
     view = _latest(rows, "policy_view").rename(columns={"variable": "label"})
     view = view.assign(order=view.encoder.map({e: i for i, e in enumerate(ORDER)}))

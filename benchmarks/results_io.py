@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.tracking import git_sha
+from pipelines.core.tracking import git_sha
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 from results_io import save_figure  # benchmarks/ is the script dir, on sys.path
 
-from pipelines.rl_experiments import holds_from
-from pipelines.rl_train import EVAL_MARKS
+from pipelines.rl.experiments import holds_from
+from pipelines.rl.train import EVAL_MARKS
 
 TARGET = 18.0  # the learning target: +18 within 2M env steps
 

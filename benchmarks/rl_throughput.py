@@ -32,7 +32,7 @@ from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 
 from agents.atari_env import make_vector_env
 from agents.ppo import build_algo_config
-from pipelines.config import load_config
+from pipelines.core.config import load_config
 
 
 def raw_vector_env(game: str, num_envs: int, seconds: float) -> dict[str, float]:

@@ -24,8 +24,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from results_io import append_rows  # benchmarks/ is the script dir, on sys.path
 
-from pipelines.config import STAGES
-from pipelines.status import KEY_METRICS
+from pipelines.core.config import STAGES
+from pipelines.core.status import KEY_METRICS
 
 TARGET_S = 3.0
 

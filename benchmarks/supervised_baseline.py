@@ -1,10 +1,10 @@
 """AtariARI's fully supervised ceiling, per variable, beside the frozen-encoder probes.
 
 For every usable RAM label of a dataset: a fresh encoder + linear probe trained end to end on
-that label, early-stopped on validation F1, scored on test (`pipelines/supervised_probe.py`,
-the paper's `fully_supervised` probe). Rows go to `benchmarks/results/probes.csv` as encoder
-`supervised_per_variable`, protocol `policy_view` (4x84x84 stack) or `atariari` (full frame),
-beside the pretrain stage's rows for the same dataset.
+that label, early-stopped on validation F1, scored on test
+(`pipelines/pretrain/supervised_probe.py`, the paper's `fully_supervised` probe). Rows go to
+`benchmarks/results/probes.csv` as encoder `supervised_per_variable`, protocol `policy_view`
+(4x84x84 stack) or `atariari` (full frame), beside the pretrain stage's rows for the same dataset.
 
     .venv/bin/python benchmarks/supervised_baseline.py \\
         --dataset .arcadelab/probe/datasets/<name> --view stack84 --arch nature_cnn
@@ -25,10 +25,10 @@ from probe_ablation import complete, load, view_obs  # benchmarks/ is the script
 from results_io import append_rows
 
 from models.encoder import EncoderSpec
-from pipelines.config import config_digest
-from pipelines.dataset import load_manifest
-from pipelines.splits import SPLITS
-from pipelines.supervised_probe import fit_supervised_probe
+from pipelines.core.config import config_digest
+from pipelines.data.dataset import load_manifest
+from pipelines.data.splits import SPLITS
+from pipelines.pretrain.supervised_probe import fit_supervised_probe
 
 PROTOCOL = {"full": "atariari", "stack84": "policy_view"}
 
@@ -55,7 +55,7 @@ def main() -> None:
         raise SystemExit(f"not usable labels of {manifest.name}: {unknown} (usable: {usable})")
     labels = args.labels or usable
     data = load(args.dataset, labels)
-    # Only stacks of consecutive steps, as the pretrain stage's views (pipelines.views).
+    # Only stacks of consecutive steps, as the pretrain stage's views (pipelines.data.views).
     keep = {s: complete(data[s], args.view) for s in SPLITS}
     obs = {s: view_obs(data[s], args.view)[keep[s]] for s in SPLITS}
     c, h, w = obs["train"].shape[1:]

@@ -46,8 +46,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 from results_io import append_and_read, append_rows, save_figure  # benchmarks/: script dir
 
-from pipelines.config import ConfigError, config_digest, load_config
-from pipelines.rl_experiments import RunEvals, TimedEval, chain_wall_clock, time_to_hold
+from pipelines.core.config import ConfigError, config_digest, load_config
+from pipelines.rl.experiments import RunEvals, TimedEval, chain_wall_clock, time_to_hold
 
 TARGET = 18.0
 RESULTS = "time_to_solve"  # benchmarks/results/time_to_solve.csv
@@ -58,7 +58,7 @@ EVAL_EPISODES = 10  # at least
 PINNED = ("seed", "rl.iterations", "rl.evaluation_every", "rl.checkpoint_every",
           "rl.video_max_steps")
 SB3 = "stable-baselines3"  # config_name of the peer's speed rows
-EVAL_SHARE_NOTE = ("share of wall time in evaluation: not measured. pipelines/rl_train.py logs "
+EVAL_SHARE_NOTE = ("share of wall time in evaluation: not measured. pipelines/rl/train.py logs "
                    "no evaluation timer (RLlib's result has `timers/evaluation_iteration`, "
                    "which `iteration_metrics` does not copy), so wall_s includes evaluations.")
 

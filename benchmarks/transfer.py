@@ -36,7 +36,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from results_io import append_and_read, save_figure  # benchmarks/: the script dir
 
-from pipelines.rl_experiments import holds_from, steps_to_return
+from pipelines.rl.experiments import holds_from, steps_to_return
 
 MODES = ("scratch", "frozen", "finetune")
 THRESHOLDS = (0.0, 10.0, 18.0)

@@ -13,8 +13,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from pipelines import tracking
-from pipelines.active_stage import (
+from pipelines.active.stage import (
     ActiveContext,
     ActiveResult,
     finish_active,
@@ -23,11 +22,12 @@ from pipelines.active_stage import (
     run_rounds,
     start_state,
 )
-from pipelines.al_state import RoundState
-from pipelines.al_stream import StreamResult, run_stream
-from pipelines.config import ArcadeConfig
-from pipelines.data_curriculum import CurriculumResult, run_data_curriculum
-from pipelines.data_prep import upstream_dataset
+from pipelines.active.state import RoundState
+from pipelines.active.stream import StreamResult, run_stream
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
+from pipelines.curriculum.data_curriculum import CurriculumResult, run_data_curriculum
+from pipelines.data.prep import upstream_dataset
 
 
 @task(name="al-round", cache_policy=NONE, task_run_name="{state.strategy}-round-{state.round}")

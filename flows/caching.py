@@ -42,11 +42,11 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.stage_registry import stage as stage_spec
-from pipelines import tracking
-from pipelines.config import ArcadeConfig, config_digest
-from pipelines.dataset import DatasetError, Manifest, verify
-from pipelines.model_refs import POLICY_MODEL, pin_key
-from pipelines.status import sqlite_path
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig, config_digest
+from pipelines.core.model_refs import POLICY_MODEL, pin_key
+from pipelines.core.status import sqlite_path
+from pipelines.data.dataset import DatasetError, Manifest, verify
 
 log = logging.getLogger("arcadelab")
 

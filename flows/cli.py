@@ -13,9 +13,9 @@ import typer
 from flows.cli_config import config_from_options, fail
 from flows.cli_label import label_app
 from flows.stage_registry import REGISTRY
-from pipelines.config import PRESETS, ArcadeConfig, ConfigError, to_yaml
-from pipelines.progress import QUIET_ENV
-from pipelines.quiet import install as install_quiet
+from pipelines.core.config import PRESETS, ArcadeConfig, ConfigError, to_yaml
+from pipelines.core.progress import QUIET_ENV
+from pipelines.core.quiet import install as install_quiet
 
 if TYPE_CHECKING:
     from flows.pipeline import FlowResult
@@ -58,11 +58,15 @@ MlflowUri = Annotated[str | None, typer.Option(
 
 def _run(flow_name: str, cfg: ArcadeConfig) -> None:
     from flows.pipeline import STAGE_FLOWS, pipeline_flow
-    from pipelines.dataset import DatasetError
-    from pipelines.registry import RegistryError
-    from pipelines.rl_train import RLError, latest_checkpoint
-    from pipelines.runtime import RayConnectionError, init_ray
-    from pipelines.tracking import TrackingUnavailableError, check_tracking_server, tracking_uri
+    from pipelines.core.registry import RegistryError
+    from pipelines.core.runtime import RayConnectionError, init_ray
+    from pipelines.core.tracking import (
+        TrackingUnavailableError,
+        check_tracking_server,
+        tracking_uri,
+    )
+    from pipelines.data.dataset import DatasetError
+    from pipelines.rl.train import RLError, latest_checkpoint
 
     logging.getLogger("arcadelab").setLevel(logging.INFO)
     try:
@@ -187,7 +191,7 @@ def ui(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
        host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="port")] = 5000) -> None:
     """Serve the MLflow UI over this work dir's results (binds 127.0.0.1 unless told)."""
-    from pipelines.tracking import tracking_uri
+    from pipelines.core.tracking import tracking_uri
 
     cfg = config_from_options("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
     uri = tracking_uri(cfg)
@@ -224,7 +228,7 @@ def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
                                               help="how many recent flow runs")] = 10) -> None:
     """Recent flow runs, newest first, stage by stage: state, duration, reused or ran, a key
     metric, the MLflow run id (reads the store; writes nothing)."""
-    from pipelines.status import (
+    from pipelines.core.status import (
         StoreMissingError,
         StoreUnreadableError,
         format_table,
@@ -232,7 +236,11 @@ def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
         sqlite_path,
         to_json,
     )
-    from pipelines.tracking import TrackingUnavailableError, check_tracking_server, tracking_uri
+    from pipelines.core.tracking import (
+        TrackingUnavailableError,
+        check_tracking_server,
+        tracking_uri,
+    )
 
     cfg = config_from_options("smoke", None, None, None, work_dir, mlflow_uri, writable=False)
     uri = tracking_uri(cfg)

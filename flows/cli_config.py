@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from pipelines.config import ArcadeConfig, ConfigError, load_config
-from pipelines.work_dir import WorkDirError, ensure_writable
+from pipelines.core.config import ArcadeConfig, ConfigError, load_config
+from pipelines.core.work_dir import WorkDirError, ensure_writable
 
 
 def fail(message: str, code: int) -> typer.Exit:

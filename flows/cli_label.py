@@ -20,8 +20,8 @@ import typer
 from flows.cli_config import config_from_options, fail
 
 if TYPE_CHECKING:
-    from pipelines.config import ArcadeConfig
-    from pipelines.label_io import LoopLocation
+    from pipelines.active.label_io import LoopLocation
+    from pipelines.core.config import ArcadeConfig
 
 label_app = typer.Typer(
     name="label", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -42,10 +42,10 @@ Strategy = Annotated[str | None, typer.Option(
 def _locate(preset: str, config: list[Path] | None, set_: list[str] | None,
             work_dir: Path | None, mlflow_uri: str | None, strategy: str | None
             ) -> tuple[ArcadeConfig, LoopLocation]:
-    from pipelines import tracking
-    from pipelines.al_state import StateError
-    from pipelines.dataset import DatasetError
-    from pipelines.label_io import locate_loop
+    from pipelines.active.label_io import locate_loop
+    from pipelines.active.state import StateError
+    from pipelines.core import tracking
+    from pipelines.data.dataset import DatasetError
 
     cfg = config_from_options(preset, config, set_, None, work_dir, mlflow_uri)
     if strategy is None:
@@ -67,7 +67,7 @@ def export(out: Annotated[Path, typer.Option("--out", "-o", help="folder to writ
            force: Annotated[bool, typer.Option(help="overwrite an existing labels.csv")] = False
            ) -> None:
     """Write the loop's pending frames as PNGs plus labels.csv (one empty column per label)."""
-    from pipelines.label_io import export_queries
+    from pipelines.active.label_io import export_queries
 
     _, loc = _locate(preset, config, set_, work_dir, mlflow_uri, strategy)
     try:
@@ -84,7 +84,7 @@ def import_(csv: Annotated[Path, typer.Argument(help="the filled-in labels.csv")
             work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
             strategy: Strategy = None) -> None:
     """Validate every row, then add all the labels to the loop at once (or none of them)."""
-    from pipelines.label_io import LabelImportError, import_labels
+    from pipelines.active.label_io import LabelImportError, import_labels
 
     _, loc = _locate(preset, config, set_, work_dir, mlflow_uri, strategy)
     try:

@@ -22,8 +22,8 @@ from flows.caching import (
     unusable_files,
 )
 from flows.stage_registry import stage as stage_spec
-from pipelines import tracking
-from pipelines.config import ArcadeConfig
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
 
 if TYPE_CHECKING:  # flows.resume imports RLlib: only --resume needs it
     from flows.resume import ResumePoint

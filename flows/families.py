@@ -9,13 +9,13 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from pipelines import tracking
-from pipelines.config import ArcadeConfig
-from pipelines.data_prep import upstream_dataset
-from pipelines.fewshot import FewshotResult, run_fewshot_stage
-from pipelines.gan import GanResult, run_gan_stage
-from pipelines.multimodal import MultimodalResult, run_multimodal_stage
-from pipelines.multitask import MultitaskResult, run_multitask_stage
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
+from pipelines.data.prep import upstream_dataset
+from pipelines.fewshot.stage import FewshotResult, run_fewshot_stage
+from pipelines.generative.gan import GanResult, run_gan_stage
+from pipelines.multimodal.stage import MultimodalResult, run_multimodal_stage
+from pipelines.multitask.stage import MultitaskResult, run_multitask_stage
 
 
 @task(name="multimodal", cache_policy=NONE)

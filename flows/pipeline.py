@@ -10,7 +10,7 @@ from prefect import Flow, flow
 
 from flows.runner import FlowResult, run_stages
 from flows.stage_registry import REGISTRY, Stage
-from pipelines.config import ArcadeConfig
+from pipelines.core.config import ArcadeConfig
 
 __all__ = ["STAGE_FLOWS", "FlowResult", "pipeline_flow", "run_stages"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.config import ArcadeConfig
-from pipelines.rl_train import RLError, latest_checkpoint
+from pipelines.core.config import ArcadeConfig
+from pipelines.rl.train import RLError, latest_checkpoint
 
 
 @dataclass(frozen=True)

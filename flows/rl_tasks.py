@@ -11,18 +11,18 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from pipelines import tracking
-from pipelines.config import ArcadeConfig
-from pipelines.data_prep import upstream_dataset
-from pipelines.rl_experiments import (
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
+from pipelines.data.prep import upstream_dataset
+from pipelines.rl.experiments import (
     ExperimentResult,
     algorithm_arms,
     curriculum_arms,
     summarize,
     transfer_arms,
 )
-from pipelines.rl_train import RLResult, train_rl
-from pipelines.sweep import TuneResult, run_sweep
+from pipelines.rl.train import RLResult, train_rl
+from pipelines.tune.sweep import TuneResult, run_sweep
 
 
 @task(name="rl-arm", cache_policy=NONE, task_run_name="{name}")

@@ -16,10 +16,10 @@ from prefect.runtime import flow_run as prefect_flow_run
 
 from flows.caching import registered_version, run_stage
 from flows.stage_registry import stage as stage_spec
-from pipelines import tracking
-from pipelines.config import ArcadeConfig
-from pipelines.model_refs import pin_key
-from pipelines.runtime import init_ray
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
+from pipelines.core.model_refs import pin_key
+from pipelines.core.runtime import init_ray
 
 
 @dataclass(frozen=True)

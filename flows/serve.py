@@ -13,7 +13,7 @@ from prefect import Flow, serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule, validate_cron_string
 
-from pipelines.config import ArcadeConfig, ConfigError, DeploymentConfig
+from pipelines.core.config import ArcadeConfig, ConfigError, DeploymentConfig
 
 
 def flows() -> dict[str, Flow[..., Any]]:

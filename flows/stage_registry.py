@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.config import ArcadeConfig
-from pipelines.model_refs import ENCODER_MODEL, POLICY_MODEL, RANDOM
+from pipelines.core.config import ArcadeConfig
+from pipelines.core.model_refs import ENCODER_MODEL, POLICY_MODEL, RANDOM
 
 ModelRef = tuple[str, str]  # (registered model, alias or version)
 
@@ -98,16 +98,16 @@ def _tune_encoders(cfg: ArcadeConfig) -> list[ModelRef]:
 
 
 # Every reader of the dataset reads the data config that names it
-# (pipelines.data_prep.upstream_dataset), and a frozen-encoder stage builds its random-init
+# (pipelines.data.prep.upstream_dataset), and a frozen-encoder stage builds its random-init
 # fallback (alias 'random' or not registered) from pretrain.feature_dim (its arch is
 # EncoderSpec's default, not pretrain.arch).
 _FROZEN_READS = ("data", "pretrain.feature_dim")
-# The policy's env preprocessing (pipelines/policy_transfer.py, env_kwargs).
+# The policy's env preprocessing (pipelines/rl/policy_transfer.py, env_kwargs).
 _POLICY_ENV = tuple(f"rl.{f}" for f in (
     "frameskip", "screen_size", "frame_stack", "noop_max", "repeat_action_probability"))
 _FROZEN_UPSTREAM = ("data", "pretrain")
 _FAMILY_TASK = "flows.families:{}_task"
-_EXPERIMENT = "pipelines.rl_experiments.ExperimentResult"
+_EXPERIMENT = "pipelines.rl.experiments.ExperimentResult"
 
 
 def _frozen_stage(name: str, task: str, result: str, doc: str,
@@ -120,43 +120,44 @@ def _frozen_stage(name: str, task: str, result: str, doc: str,
 
 
 _ENTRIES: tuple[Stage, ...] = (
-    Stage("data", "flows.stages:data_task", "pipelines.data_prep.DataResult",
+    Stage("data", "flows.stages:data_task", "pipelines.data.prep.DataResult",
           "Collect an ALE dataset with parallel Ray tasks (frames, sound, RAM, labels).",
           models=lambda cfg: ([] if cfg.data.policy == "random"
                               else [(POLICY_MODEL, cfg.data.policy)])),
     Stage("pretrain", "flows.stages:pretrain_task",
-          "pipelines.pretrain_stage.PretrainStageResult",
+          "pipelines.pretrain.stage.PretrainStageResult",
           "Self-supervised pretraining -> probes -> registry, on the (reused) dataset.",
           upstream=("data",), reads=lambda cfg: ("data", "probe"),
           produces=lambda cfg: ENCODER_MODEL, needs_data=True),
     _frozen_stage("multimodal", _FAMILY_TASK.format("multimodal"),
-                  "pipelines.multimodal.MultimodalResult", "Fusion, bimodal autoencoder, "
+                  "pipelines.multimodal.stage.MultimodalResult", "Fusion, bimodal autoencoder, "
                   "alignment, translation, retrieval, co-learning."),
     _frozen_stage("multitask", _FAMILY_TASK.format("multitask"),
-                  "pipelines.multitask.MultitaskResult", "Single-task, hard-sharing and "
+                  "pipelines.multitask.stage.MultitaskResult", "Single-task, hard-sharing and "
                   "soft-sharing models of the RAM variables.",
                   reads=lambda cfg: _FROZEN_READS if cfg.multitask.trunk == "features"
                   else ("data",)),
-    _frozen_stage("gan", _FAMILY_TASK.format("gan"), "pipelines.gan.GanResult",
+    _frozen_stage("gan", _FAMILY_TASK.format("gan"), "pipelines.generative.gan.GanResult",
                   "DCGAN on game frames, Frechet distance in the frozen encoder's feature "
                   "space."),
-    _frozen_stage("fewshot", _FAMILY_TASK.format("fewshot"), "pipelines.fewshot.FewshotResult",
+    _frozen_stage("fewshot", _FAMILY_TASK.format("fewshot"),
+                  "pipelines.fewshot.stage.FewshotResult",
                   "Prototypical few-shot and CLIP-style zero-shot classification of game "
                   "states."),
-    _frozen_stage("active", "flows.active:active_task", "pipelines.active_stage.ActiveResult",
+    _frozen_stage("active", "flows.active:active_task", "pipelines.active.stage.ActiveResult",
                   "Pool-based active learning per strategy, then stream-based, on the "
                   "(reused) dataset.",
-                  # pipelines/al_state.py: its own round state resumes it.
+                  # pipelines/active/state.py: its own round state resumes it.
                   always_run="active learning reads labels a person may have imported since"),
     _frozen_stage("data_curriculum", "flows.active:data_curriculum_task",
-                  "pipelines.data_curriculum.CurriculumResult", "Curriculum vs "
+                  "pipelines.curriculum.data_curriculum.CurriculumResult", "Curriculum vs "
                   "anti-curriculum vs random order of training examples, under each pacing."),
-    Stage("rl", "flows.stages:rl_task", "pipelines.rl_train.RLResult",
+    Stage("rl", "flows.stages:rl_task", "pipelines.rl.train.RLResult",
           "Train the Pong policy with RLlib (PPO or REINFORCE, scratch or pretrained encoder).",
           upstream=("pretrain",), models=_rl_encoder,
           produces=lambda cfg: POLICY_MODEL if cfg.rl.register_policy else None),
     Stage("policy_data", "flows.stages:policy_data_task",
-          "pipelines.policy_data.PolicyDataResult",
+          "pipelines.data.policy_data.PolicyDataResult",
           "Frames the registered policy plays, and probes fitted on random-policy frames "
           "scored on them (the distribution-shift test).",
           upstream=("data", "pretrain", "rl"),
@@ -165,11 +166,11 @@ _ENTRIES: tuple[Stage, ...] = (
               (POLICY_MODEL, cfg.data.policy if cfg.data.policy != "random" else "current"),
               *((ENCODER_MODEL, m) for m in (*cfg.pretrain.methods, "supervised"))]),
     Stage("policy_transfer", "flows.stages:policy_transfer_task",
-          "pipelines.policy_transfer.PolicyTransferResult",
+          "pipelines.rl.policy_transfer.PolicyTransferResult",
           "The registered policy, greedy, on game variants it never trained on (zero-shot).",
           upstream=("rl",), reads=lambda cfg: _POLICY_ENV,
           models=lambda cfg: [(POLICY_MODEL, cfg.policy_transfer.alias)]),
-    # The RL experiments train arms built from the rl section (pipelines/rl_experiments.py);
+    # The RL experiments train arms built from the rl section (pipelines/rl/experiments.py);
     # transfer always loads the encoder (its scratch arm copies its shape).
     Stage("transfer", "flows.rl_tasks:transfer_task", _EXPERIMENT,
           "Scratch vs frozen vs fine-tuned registry encoder, same seed and budget.",
@@ -182,7 +183,7 @@ _ENTRIES: tuple[Stage, ...] = (
           "PPO vs the course's REINFORCE on one module and env stack, same budget.",
           upstream=("pretrain",), reads=lambda cfg: ("rl", "transfer.return_thresholds"),
           models=_rl_encoder),
-    Stage("tune", "flows.rl_tasks:tune_task", "pipelines.sweep.TuneResult",
+    Stage("tune", "flows.rl_tasks:tune_task", "pipelines.tune.sweep.TuneResult",
           "A Ray Tune sweep over `tune.params` of `tune.target`, every trial a nested MLflow "
           "run (`arcadelab tune`).",
           upstream=("data", "pretrain"),
@@ -194,7 +195,7 @@ _ENTRIES: tuple[Stage, ...] = (
 
 REGISTRY: dict[str, Stage] = {s.name: s for s in _ENTRIES}
 PIPELINE_STAGES: tuple[str, ...] = tuple(s.name for s in _ENTRIES if s.in_pipeline)
-# pipelines.config validates `pipeline.stages` against its own STAGES (config may not import
+# pipelines.core.config validates `pipeline.stages` against its own STAGES (config may not import
 # flows): both name the same stages in the same order (tests/flows/test_stage_registry.py).
 
 

@@ -11,13 +11,13 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from pipelines import tracking
-from pipelines.config import ArcadeConfig
-from pipelines.data_prep import DataResult, prepare_data, upstream_dataset
-from pipelines.policy_data import PolicyDataResult, run_policy_data_stage
-from pipelines.policy_transfer import PolicyTransferResult, run_policy_transfer_stage
-from pipelines.pretrain_stage import PretrainStageResult, run_pretrain_stage
-from pipelines.rl_train import RLResult, train_rl
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig
+from pipelines.data.policy_data import PolicyDataResult, run_policy_data_stage
+from pipelines.data.prep import DataResult, prepare_data, upstream_dataset
+from pipelines.pretrain.stage import PretrainStageResult, run_pretrain_stage
+from pipelines.rl.policy_transfer import PolicyTransferResult, run_policy_transfer_stage
+from pipelines.rl.train import RLResult, train_rl
 
 
 @task(name="data", cache_policy=NONE)

@@ -30,7 +30,7 @@ def ray_local() -> Iterator[None]:
 @pytest.fixture
 def smoke_config(tmp_path: Path) -> Callable[..., object]:
     """Factory: the smoke preset with a private work dir and SQLite MLflow store."""
-    from pipelines.config import load_config
+    from pipelines.core.config import load_config
 
     def make(*sets: str) -> object:
         return load_config("smoke", sets=sets, runtime={
@@ -44,9 +44,9 @@ def smoke_config(tmp_path: Path) -> Callable[..., object]:
 @pytest.fixture(scope="session")
 def smoke_dataset(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """A real smoke-sized Pong dataset made once per session: (config, DataResult)."""
-    from pipelines import tracking
-    from pipelines.config import load_config
-    from pipelines.data_prep import prepare_data
+    from pipelines.core import tracking
+    from pipelines.core.config import load_config
+    from pipelines.data.prep import prepare_data
 
     root = tmp_path_factory.mktemp("dataset")
     cfg = load_config("smoke", runtime={"work_dir": root / "work",
@@ -60,7 +60,7 @@ def smoke_dataset(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> 
 def train_view(smoke_dataset: tuple) -> object:
     """The smoke dataset's train split as the policy's 4x84x84 view (Ray Data), with two RAM
     labels and ATC's temporal partner, for the pretraining tests."""
-    from pipelines.views import view_dataset
+    from pipelines.data.views import view_dataset
 
     _, data = smoke_dataset
     return view_dataset(data.path, "train", "stack84", ["ball_x", "player_y"], temporal_k=2)

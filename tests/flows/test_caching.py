@@ -24,10 +24,10 @@ from flows.caching import (
     stage_options,
     unusable_files,
 )
-from pipelines.config import ArcadeConfig, load_config
-from pipelines.data_prep import DataResult
-from pipelines.dataset import MANIFEST, DatasetWriter, Manifest
-from pipelines.policy_data import PolicyDataResult
+from pipelines.core.config import ArcadeConfig, load_config
+from pipelines.data.dataset import MANIFEST, DatasetWriter, Manifest
+from pipelines.data.policy_data import PolicyDataResult
+from pipelines.data.prep import DataResult
 
 
 def cfg(*sets: str, uri: str = "sqlite:////tmp/x.db") -> ArcadeConfig:
@@ -370,9 +370,9 @@ def test_a_flow_run_pins_each_alias_to_one_version(tmp_path: Path,
     its alias named when the run first needed it, even after another run moves the alias."""
     from flows.runner import produced_pins, start_pins
     from flows.stage_registry import stage as stage_spec
-    from pipelines import registry
-    from pipelines.model_refs import pin_key, pinned
-    from pipelines.pretrain_stage import PretrainStageResult
+    from pipelines.core import registry
+    from pipelines.core.model_refs import pin_key, pinned
+    from pipelines.pretrain.stage import PretrainStageResult
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -60,7 +60,7 @@ def test_config_prints_resolved_yaml() -> None:
 @pytest.mark.parametrize(("flag", "quiet"), [(["--quiet"], "1"), (["-q"], "1"), ([], None)])
 def test_global_quiet_turns_progress_off_for_this_process_and_its_children(
         flag: list[str], quiet: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipelines.progress import QUIET_ENV
+    from pipelines.core.progress import QUIET_ENV
 
     monkeypatch.setenv(QUIET_ENV, "")  # undone after the test, whatever the CLI sets
     result = runner.invoke(app, [*flag, "config", "--preset", "smoke"])

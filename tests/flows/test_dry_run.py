@@ -12,8 +12,8 @@ from pathlib import Path
 
 from flows.dry_run import RUN, plan_pipeline, to_json
 from flows.resume import pipeline_resume
-from pipelines.config import STAGES, ArcadeConfig, load_config
-from pipelines.rl_train import resume_key
+from pipelines.core.config import STAGES, ArcadeConfig, load_config
+from pipelines.rl.train import resume_key
 from tests.servers import isolated_env
 
 

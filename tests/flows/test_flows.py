@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from mlflow import MlflowClient
 
-from pipelines import tracking
-from pipelines.config import ArcadeConfig, load_config
+from pipelines.core import tracking
+from pipelines.core.config import ArcadeConfig, load_config
 
 if TYPE_CHECKING:
     from flows.pipeline import FlowResult

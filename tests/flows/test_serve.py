@@ -127,7 +127,7 @@ def test_serve_registers_schedules_and_a_triggered_run_completes(
 
 def test_prefect_yaml_matches_default_schedules() -> None:
     """prefect.yaml describes what `arcadelab serve` serves by default, with valid params."""
-    from pipelines.config import ArcadeConfig, load_config
+    from pipelines.core.config import ArcadeConfig, load_config
 
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     default = load_config("laptop").schedule
@@ -166,7 +166,7 @@ def test_prefect_deploy_accepts_prefect_yaml(prefect_server: dict[str, str]) -> 
 ])
 def test_bad_schedules_are_rejected_before_registering(schedule: str, message: str) -> None:
     from flows.serve import build_deployments
-    from pipelines.config import ConfigError, load_config
+    from pipelines.core.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         build_deployments(load_config("smoke", sets=[f"schedule.deployments={schedule}"]))

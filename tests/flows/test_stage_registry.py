@@ -11,8 +11,8 @@ from prefect import Flow, Task
 from typer.testing import CliRunner
 
 from flows.stage_registry import PIPELINE_STAGES, REGISTRY, Stage, stage
-from pipelines.config import STAGES, ArcadeConfig, load_config
-from pipelines.model_refs import ENCODER_MODEL, POLICY_MODEL
+from pipelines.core.config import STAGES, ArcadeConfig, load_config
+from pipelines.core.model_refs import ENCODER_MODEL, POLICY_MODEL
 
 
 def _cfg(*sets: str) -> ArcadeConfig:

@@ -32,8 +32,8 @@ def listen_addresses(port: int) -> set[str]:
 
 
 def test_ui_serves_the_work_dir_runs(tmp_path: Path) -> None:
-    from pipelines import tracking
-    from pipelines.config import load_config
+    from pipelines.core import tracking
+    from pipelines.core.config import load_config
 
     # The store `arcadelab ui --work-dir` serves, named: an exported MLFLOW_TRACKING_URI
     # (MLflow exports it after any in-process test) must not send the run elsewhere.

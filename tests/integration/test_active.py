@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from pipelines import tracking
+from pipelines.core import tracking
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def prefect_harness() -> Iterator[None]:
 
 def _cfg(smoke_dataset: tuple, tmp_path: Path, *sets: str) -> object:
     """The smoke preset on the session's dataset (reused, not collected again)."""
-    from pipelines.config import load_config
+    from pipelines.core.config import load_config
 
     work = smoke_dataset[0].runtime.work_dir
     return load_config("smoke", sets=sets, runtime={
@@ -47,8 +47,8 @@ def test_loop_resumes_after_a_crash_without_losing_labels(
         prefect_harness: None, ray_local: None, smoke_dataset: tuple, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.pipeline import active_flow
-    from pipelines import active_stage
-    from pipelines.al_state import load_state
+    from pipelines.active import stage as active_stage
+    from pipelines.active.state import load_state
 
     cfg = _cfg(smoke_dataset, tmp_path, "active.strategies=[random,margin,bald,coreset]",
                "active.target_fraction=0.3", "active.stream=false")
@@ -104,11 +104,11 @@ def test_loop_resumes_after_a_crash_without_losing_labels(
 
 def test_a_person_labels_through_export_and_import(
         prefect_harness: None, ray_local: None, smoke_dataset: tuple, tmp_path: Path) -> None:
-    from flows.pipeline import active_flow
     from flows.cli import app
-    from pipelines.al_pool import frame_id
-    from pipelines.al_state import load_state
-    from pipelines.dataset import read_split
+    from flows.pipeline import active_flow
+    from pipelines.active.pool import frame_id
+    from pipelines.active.state import load_state
+    from pipelines.data.dataset import read_split
 
     sets = ["active.oracle=human", "active.strategies=[margin]", "active.stream=false",
             "active.seed_size=10", "active.batch_size=10", "active.budget=30"]
@@ -194,7 +194,7 @@ def test_tune_sweeps_strategies_and_batch_sizes(ray_local: None, smoke_dataset: 
                                                 tmp_path: Path) -> None:
     """`arcadelab tune` with `tune.target=active`: a trial per (strategy, batch size), each a
     nested MLflow run with the savings against random; the best one named in the tune run."""
-    from pipelines.sweep import run_sweep
+    from pipelines.tune.sweep import run_sweep
 
     cfg = _cfg(smoke_dataset, tmp_path, "tune.target=active", "active.target_fraction=0.3",
                "tune.params={strategies: [margin, entropy], batch_size: [20, 40]}")

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from pipelines import tracking
-from pipelines.data_prep import prepare_data
-from pipelines.dataset import DatasetError, read_split, verify
+from pipelines.core import tracking
+from pipelines.data.dataset import DatasetError, read_split, verify
+from pipelines.data.prep import prepare_data
 
 pytestmark = pytest.mark.integration
 

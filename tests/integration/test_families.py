@@ -12,9 +12,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from pipelines import tracking
-from pipelines.config import load_config
-from pipelines.dataset import DatasetWriter, read_split, verify
+from pipelines.core import tracking
+from pipelines.core.config import load_config
+from pipelines.data.dataset import DatasetWriter, read_split, verify
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_multitask_flow(prefect_harness: None, smoke_dataset, tmp_path: Path) ->
     from flows.pipeline import multitask_flow
 
     # The end-to-end NatureCNN trunk here; the features trunk is tested in-process
-    # (tests/pipelines/test_multitask.py).
+    # (tests/pipelines/multitask/test_multitask_stage.py).
     cfg = _cfg(smoke_dataset, tmp_path, "multitask.trunk=cnn", "multitask.max_train_rows=128",
                "multitask.epochs=1")
     res = multitask_flow(cfg).stages["multitask"]
@@ -155,8 +155,8 @@ def _without(smoke_dataset, tmp_path: Path, column: str) -> Path:
 @pytest.mark.parametrize("column", ["sound", "ram"])
 def test_multimodal_refuses_a_dataset_without_a_modality(smoke_dataset, tmp_path: Path,
                                                          column: str) -> None:
-    from pipelines.modalities import ModalityError
-    from pipelines.multimodal import run_multimodal_stage
+    from pipelines.data.modalities import ModalityError
+    from pipelines.multimodal.stage import run_multimodal_stage
 
     path = _without(smoke_dataset, tmp_path, column)
     cfg = _cfg(smoke_dataset, tmp_path)
@@ -168,7 +168,7 @@ def test_multimodal_refuses_a_dataset_without_a_modality(smoke_dataset, tmp_path
 
 
 def test_fewshot_refuses_k_above_the_examples(smoke_dataset, tmp_path: Path) -> None:
-    from pipelines.fewshot import FewShotError, run_fewshot_stage
+    from pipelines.fewshot.stage import FewShotError, run_fewshot_stage
 
     cfg = _cfg(smoke_dataset, tmp_path, "fewshot.shots=[1,100000]")
     with tracking.stage_run(cfg, "fewshot") as run, pytest.raises(

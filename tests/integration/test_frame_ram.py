@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.labels import screen_positions
-from pipelines.rollouts import RolloutSpec, collect_rollout, decode_bytes, decode_frames
+from pipelines.data.labels import screen_positions
+from pipelines.data.rollouts import RolloutSpec, collect_rollout, decode_bytes, decode_frames
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from pipelines.config import load_config
+from pipelines.core.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -32,7 +32,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    # Progress (pipelines/progress.py): plain lines, as stdout is not a terminal here.
+    # Progress (pipelines/core/progress.py): plain lines, as stdout is not a terminal here.
     assert "data: rollout task 2/2 (100%)" in out and "rl: iter 2/2 (100%)" in out
     assert "pretrain: champion is" in out
     assert "mlflow ui --backend-store-uri" in out

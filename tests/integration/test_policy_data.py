@@ -11,11 +11,11 @@ import torch
 
 from models.actor_critic import ActorCritic
 from models.encoder import EncoderSpec, build_encoder
-from pipelines import registry, tracking
-from pipelines.config import load_config, with_section
-from pipelines.data_prep import dataset_path, prepare_data
-from pipelines.dataset import DatasetError
-from pipelines.policy_data import run_policy_data_stage
+from pipelines.core import registry, tracking
+from pipelines.core.config import load_config, with_section
+from pipelines.data.dataset import DatasetError
+from pipelines.data.policy_data import run_policy_data_stage
+from pipelines.data.prep import dataset_path, prepare_data
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from mlflow import MlflowClient
 
 from models.actor_critic import ActorCritic
 from models.encoder import EncoderSpec, build_encoder
-from pipelines import registry, tracking
-from pipelines.config import ArcadeConfig, load_config
-from pipelines.policy_transfer import PolicyTransferError, run_policy_transfer_stage
+from pipelines.core import registry, tracking
+from pipelines.core.config import ArcadeConfig, load_config
+from pipelines.rl.policy_transfer import PolicyTransferError, run_policy_transfer_stage
 
 pytestmark = pytest.mark.integration
 

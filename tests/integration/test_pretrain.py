@@ -12,11 +12,11 @@ import torch
 
 from models.checkpoint import EncoderCheckpointError
 from models.encoder import EncoderSpec, build_encoder
-from pipelines import registry, tracking
-from pipelines.config import load_config
-from pipelines.dataset import DatasetError, DatasetWriter, read_split, verify
-from pipelines.pretrain import pretrain
-from pipelines.pretrain_stage import run_pretrain_stage
+from pipelines.core import registry, tracking
+from pipelines.core.config import load_config
+from pipelines.data.dataset import DatasetError, DatasetWriter, read_split, verify
+from pipelines.pretrain.stage import run_pretrain_stage
+from pipelines.pretrain.train import pretrain
 
 pytestmark = pytest.mark.integration
 SPEC = EncoderSpec(feature_dim=16)
@@ -39,7 +39,7 @@ def test_stdim_early_stops_on_validation_and_keeps_the_best_epoch(
         tmp_path: Path, smoke_dataset, train_view) -> None:
     """ST-DIM on Ray Train with a validation split: one epoch without improvement stops it,
     and the weights kept are those of the epoch with the lowest validation loss."""
-    from pipelines.views import view_dataset
+    from pipelines.data.views import view_dataset
 
     _, data = smoke_dataset
     val = view_dataset(data.path, "val", "stack84", ["ball_x", "player_y"], temporal_k=2)

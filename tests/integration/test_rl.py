@@ -13,9 +13,9 @@ import torch
 from mlflow import MlflowClient
 
 from models.encoder import EncoderSpec, build_encoder
-from pipelines import registry, tracking
-from pipelines.config import load_config
-from pipelines.rl_train import RLError, latest_checkpoint, train_rl
+from pipelines.core import registry, tracking
+from pipelines.core.config import load_config
+from pipelines.rl.train import RLError, latest_checkpoint, train_rl
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +160,7 @@ SCHEDULERS = {
 @pytest.mark.parametrize("scheduler", list(SCHEDULERS))
 def test_tune_sweep_makes_a_run_per_trial(tmp_path: Path, ray_local: None,
                                           scheduler: str) -> None:
-    from pipelines.sweep import run_sweep
+    from pipelines.tune.sweep import run_sweep
 
     cfg = _cfg(tmp_path, *FAST, "tune.params={lr: [0.0001, 0.0005]}", *SCHEDULERS[scheduler])
     tracking.setup(cfg)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from pipelines.config import RuntimeConfig
-from pipelines.runtime import RayConnectionError, check_reachable, resolve_ray_address
+from pipelines.core.config import RuntimeConfig
+from pipelines.core.runtime import RayConnectionError, check_reachable, resolve_ray_address
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import dataset, tracking
-from pipelines.config import load_config
-from pipelines.data_prep import prepare_data
-from pipelines.dataset import MANIFEST, verify
+from pipelines.core import tracking
+from pipelines.core.config import load_config
+from pipelines.data import dataset
+from pipelines.data.dataset import MANIFEST, verify
+from pipelines.data.prep import prepare_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_config
+from pipelines.core.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -25,7 +25,7 @@ def test_killed_env_runner_is_restarted_and_gets_the_curriculum_task(tmp_path: P
                                                                  ray_local: None) -> None:
     import ray
 
-    from pipelines.rl_train import _curriculum_state, build_algorithm
+    from pipelines.rl.train import _curriculum_state, build_algorithm
 
     cfg = _cfg(tmp_path, *FAST, "rl.num_env_runners=1",
                "rl.curriculum.tasks=[{frameskip: 4}, {frameskip: 2}]",

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import rl_train, tracking
-from pipelines.config import load_config
+from pipelines.core import tracking
+from pipelines.core.config import load_config
+from pipelines.rl import train as rl_train
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]

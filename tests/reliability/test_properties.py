@@ -15,9 +15,9 @@ from hypothesis.extra.numpy import arrays
 from agents.curriculum import Schedule, next_task
 from models.clip_loss import symmetric_info_nce
 from models.info_nce import info_nce
-from pipelines.labels import RAM_LABELS, entropy_bits, extract_labels
-from pipelines.rl_experiments import steps_to_return
-from pipelines.splits import SPLITS, assign_episode_splits, leaked_mask, split_counts
+from pipelines.data.labels import RAM_LABELS, entropy_bits, extract_labels
+from pipelines.data.splits import SPLITS, assign_episode_splits, leaked_mask, split_counts
+from pipelines.rl.experiments import steps_to_return
 
 FAST = settings(max_examples=60, deadline=None)
 

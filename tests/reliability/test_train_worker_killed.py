@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from models.encoder import EncoderSpec
-from pipelines.config import load_config
-from pipelines.pretrain import pretrain, train_loop
+from pipelines.core.config import load_config
+from pipelines.pretrain.train import pretrain, train_loop
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 SPEC = EncoderSpec(feature_dim=16)

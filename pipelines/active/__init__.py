@@ -1,0 +1,1 @@
+"""Active learning: acquisition, pool, head, round state, stream, label import."""

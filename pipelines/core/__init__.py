@@ -1,0 +1,1 @@
+"""Shared plumbing: config, MLflow tracking and registry, Ray runtime, progress, status."""

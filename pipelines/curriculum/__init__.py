@@ -1,0 +1,1 @@
+"""Curriculum learning over examples: easy frames first, against random order."""

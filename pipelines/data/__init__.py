@@ -1,0 +1,1 @@
+"""The dataset: rollouts, splits, RAM labels, views, modalities, game events."""

@@ -1,0 +1,1 @@
+"""Frozen frame encoders and the linear probes that score their features."""

@@ -1,0 +1,1 @@
+"""Few-shot (prototypical networks) and zero-shot (CLIP-style) classification."""

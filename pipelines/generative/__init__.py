@@ -1,0 +1,1 @@
+"""Generative models: the GAN stage and the Frechet distance that scores it."""

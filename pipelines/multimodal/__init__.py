@@ -1,0 +1,1 @@
+"""Multimodal learning: inputs, fusion, alignment, retrieval, translation."""

@@ -1,0 +1,87 @@
+"""Coordinated representations: the frame-RAM CLIP of the pretraining stage (its classes,
+loss and recall@k), here over frozen frame features, with and without the sound as a third
+tower; cross-modal retrieval recall@k on the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.audio import AudioEncoder
+from models.clip import FrameRamCLIP, RamEncoder
+from models.clip_loss import recall_at_k
+from models.coordinated import TriModalCLIP
+from models.fusion import mlp
+from pipelines.core.torch_fit import fit, predict
+from pipelines.data.game_events import sound_events
+from pipelines.data.splits import SPLITS
+from pipelines.multimodal.inputs import MMInputs
+
+
+def retrieval_arrays(inp: MMInputs) -> dict[str, dict[str, np.ndarray]]:
+    return {s: {"frame": inp.feats[s], "ram": inp.splits[s].ram, "sound": inp.splits[s].sound}
+            for s in SPLITS}
+
+
+def build_clip(frame_dim: int, hidden: int, audio: bool) -> FrameRamCLIP | TriModalCLIP:
+    clip = FrameRamCLIP(mlp(frame_dim, hidden, hidden), hidden,
+                        RamEncoder(feature_dim=hidden, hidden=2 * hidden), hidden,
+                        embed_dim=hidden)
+    if not audio:
+        return clip
+    return TriModalCLIP(clip, AudioEncoder(feature_dim=hidden, hidden=hidden), hidden, hidden)
+
+
+def embed(model: FrameRamCLIP | TriModalCLIP, arrays: Mapping[str, np.ndarray]
+          ) -> dict[str, torch.Tensor]:
+    out = {"frame": predict(model, {"x": arrays["frame"]},
+                            call=lambda m, b: m.embed_frames(b["x"])),
+           "ram": predict(model, {"x": arrays["ram"]}, call=lambda m, b: m.embed_ram(b["x"]))}
+    if isinstance(model, TriModalCLIP):
+        out["audio"] = predict(model, {"x": arrays["sound"]},
+                               call=lambda m, b: m.embed_audio(b["x"]))
+    return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
+def train_clip(data: dict[str, dict[str, np.ndarray]], audio: bool, hp: Mapping[str, Any],
+               epochs: int | None = None) -> tuple[FrameRamCLIP | TriModalCLIP, float]:
+    """Train a two- or three-tower CLIP; keeps the epoch with the best val frame->RAM R@1."""
+    torch.manual_seed(int(hp["seed"]))
+    model = build_clip(data["train"]["frame"].shape[1], int(hp["hidden"]), audio)
+    cols = ("frame", "ram", "sound") if audio else ("frame", "ram")
+
+    def loss(m: FrameRamCLIP | TriModalCLIP, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return m.loss(b["frame"], b["ram"], b["sound"]) if audio else m.loss(b["frame"],
+                                                                                 b["ram"])
+
+    def score(m: FrameRamCLIP | TriModalCLIP) -> float:
+        e = embed(m, data["val"])
+        return recall_at_k(e["frame"], e["ram"], (1,))[1]
+
+    res = fit(model, loss, {k: data["train"][k] for k in cols},
+              epochs=int(epochs or hp["epochs"]), batch_size=int(hp["batch_size"]),
+              lr=float(hp["lr"]), seed=int(hp["seed"]), score=score, min_batch=2)
+    return res.model, res.train_time_s
+
+
+def train_retrieval(data: dict[str, dict[str, np.ndarray]], audio: bool, hp: Mapping[str, Any]
+                    ) -> dict[str, Any]:
+    """Ray task body -> recall@1/@5 both ways (and audio->frame/RAM on steps with a sound)."""
+    model, seconds = train_clip(data, audio, hp)
+    e = embed(model, data["test"])
+    m: dict[str, float] = {"train_time_s": seconds, "test_pairs": float(len(e["frame"]))}
+    for (a, b) in (("frame", "ram"), ("ram", "frame")):
+        m |= {f"{a}_to_{b}_recall_at_{k}": v for k, v in recall_at_k(e[a], e[b], (1, 5)).items()}
+    if audio:
+        on = torch.from_numpy(sound_events(data["test"]["sound"]))
+        m["test_sound_pairs"] = float(on.sum())
+        if int(on.sum()) >= 2:
+            for b in ("frame", "ram"):
+                m |= {f"audio_to_{b}_recall_at_{k}": v
+                      for k, v in recall_at_k(e["audio"][on], e[b][on], (1, 5)).items()}
+                m |= {f"{b}_to_audio_recall_at_{k}": v
+                      for k, v in recall_at_k(e[b][on], e["audio"][on], (1, 5)).items()}
+    return {"metrics": m, "towers": 3 if audio else 2}

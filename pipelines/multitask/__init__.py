@@ -1,0 +1,1 @@
+"""Multi-task learning: single-task, hard and soft parameter sharing."""

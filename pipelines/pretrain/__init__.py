@@ -1,0 +1,1 @@
+"""Encoder pretraining: distributed training, the stage, supervised probes."""

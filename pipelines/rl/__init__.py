@@ -1,0 +1,1 @@
+"""Reinforcement learning: PPO training, experiment arms, policy transfer, videos."""

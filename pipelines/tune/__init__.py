@@ -1,0 +1,1 @@
+"""Ray Tune sweeps: the sweep driver and its RL and active-learning trials."""
