@@ -62,6 +62,14 @@ LOGS: tuple[QuietLog, ...] = (
         "has no switch for 'no signature intended'. A signature would change what predict "
         "accepts.",
     ),
+    QuietLog(
+        "ray.data._internal.progress",
+        re.escape("Progress bars disabled. To enable, set "
+                  "`ray.data.DataContext.get_current().enable_progress_bars = True`."),
+        "We turn Ray Data's progress off where it would only log lines (not a terminal, or "
+        "--quiet; pipelines/core/runtime.py ray_data_progress); Ray Data then says once how "
+        "to turn it back on, which is advice for its own users, not ours.",
+    ),
 )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 
 import ray
+import ray.data
 
 from pipelines.core.config import RuntimeConfig
 from pipelines.core.progress import QUIET_ENV, is_quiet
@@ -44,8 +46,20 @@ def check_reachable(address: str, timeout_s: float) -> None:
         ) from None
 
 
+def ray_data_progress() -> bool:
+    """Whether Ray Data shows its own progress: bars on a terminal only. Elsewhere (a pipe, a
+    CI log, the Prefect UI) its fallback logs a line per operator every few seconds (460 of
+    the smoke pipeline's 689 lines, session 6) while our own progress lines already say how
+    far each stage is; `--quiet` turns it off too. Set on the driver's DataContext, which
+    every dataset made afterwards carries to where it executes."""
+    show = not is_quiet() and sys.stdout.isatty()
+    ray.data.DataContext.get_current().enable_progress_bars = show
+    return show
+
+
 def init_ray(cfg: RuntimeConfig) -> str:
     """Start or join Ray once per process; returns a description for logs."""
+    ray_data_progress()
     if ray.is_initialized():
         return "ray (already initialised)"
     address = resolve_ray_address(cfg)

@@ -85,6 +85,8 @@ def test_a_listed_message_from_another_module_still_shows() -> None:
     ("mlflow.pyfunc", "Failed to infer model signature: Type hint <input: <class "
      "'numpy.ndarray'>, output: <class 'numpy.ndarray'>> cannot be used to infer model "
      "signature and input example is not provided, model signature cannot be inferred."),
+    ("ray.data._internal.progress", "Progress bars disabled. To enable, set "
+     "`ray.data.DataContext.get_current().enable_progress_bars = True`."),
 ])
 def test_listed_log_lines_are_dropped_and_others_pass(logger: str, message: str) -> None:
     quiet.install()
@@ -175,3 +177,24 @@ def test_arcadelab_logs_before_a_flow_run_without_prefect_warning(tmp_path: Path
     assert "APILogHandler" in out.stdout  # Prefect's API handler is on the logger...
     assert "before any flow run" in out.stdout + out.stderr
     assert "without a flow run id" not in out.stdout + out.stderr  # ...and stays quiet
+
+
+@pytest.mark.parametrize(("tty", "quiet_env", "shown"), [
+    (False, None, False), (True, None, True), (True, "1", False)])
+def test_ray_data_shows_its_progress_on_a_terminal_only(
+        tty: bool, quiet_env: str | None, shown: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a terminal Ray Data would log a line per operator every few seconds."""
+    import ray.data
+
+    from pipelines.core.progress import QUIET_ENV
+    from pipelines.core.runtime import ray_data_progress
+
+    ctx = ray.data.DataContext.get_current()
+    monkeypatch.setattr(ctx, "enable_progress_bars", ctx.enable_progress_bars)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if quiet_env is None:
+        monkeypatch.delenv(QUIET_ENV, raising=False)
+    else:
+        monkeypatch.setenv(QUIET_ENV, quiet_env)
+    assert ray_data_progress() is shown
+    assert ctx.enable_progress_bars is shown
