@@ -225,13 +225,17 @@ def stored_result(cfg: ArcadeConfig, key: str) -> Any:
 
 
 def run_stage(task: Task[..., Any], stage: str, cfg: ArcadeConfig, parent: Run, flow: str,
-              flow_run_id: str, upstream: dict[str, Any]) -> Any:
+              flow_run_id: str, upstream: dict[str, Any],
+              before: tuple[str, ...] | None = None) -> Any:
     """Call one stage task, reusing its finished result when the key matches.
 
+    `upstream` holds the results the task takes; `before` names the stages listed before it
+    in the flow (its key's view of the run; default: those of `upstream`), so a stage has one
+    key whether the stages before it ran one by one or some of them concurrently.
     A reused stage still gets a child run under this flow run (tagged cached, pointing at the
     run that produced it), so the UI shows every stage of every flow run.
     """
-    key = stage_cache_key(stage, cfg, upstream)
+    key = stage_cache_key(stage, cfg, upstream if before is None else before)
     options = stage_options(cfg, key)
     if stage_spec(stage).always_run:
         options["refresh_cache"] = True

@@ -66,6 +66,10 @@ class Stage:
     in_pipeline: bool = True
     # Its own flow runs the data stage first (it reads the dataset); a callable decides by config.
     needs_data: bool | Callable[[ArcadeConfig], bool] = False
+    # Ray CPUs it holds while it runs (actors, a Ray Train worker group): a pipeline running
+    # stages concurrently starts it only when that many are free, so two stages never each
+    # hold part of what both wait for. Ray tasks it submits queue and need not be counted.
+    cpus: Callable[[ArcadeConfig], int] = lambda cfg: 1
 
     def load_task(self) -> Callable[..., Any]:
         module, attr = self.task.split(":")
@@ -75,6 +79,11 @@ class Stage:
         """The stages its own flow runs, in order."""
         data = self.needs_data(cfg) if callable(self.needs_data) else self.needs_data
         return ("data", self.name) if data else (self.name,)
+
+
+def _rl_cpus(cfg: ArcadeConfig) -> int:
+    """RLlib's env-runner actors, one CPU each (the learner runs in the driver's process)."""
+    return max(1, cfg.rl.num_env_runners)
 
 
 def _frozen_encoders(*aliases: str) -> list[ModelRef]:
@@ -128,7 +137,8 @@ _ENTRIES: tuple[Stage, ...] = (
           "pipelines.pretrain.stage.PretrainStageResult",
           "Self-supervised pretraining -> probes -> registry, on the (reused) dataset.",
           upstream=("data",), reads=lambda cfg: ("data", "probe"),
-          produces=lambda cfg: ENCODER_MODEL, needs_data=True),
+          produces=lambda cfg: ENCODER_MODEL, needs_data=True,
+          cpus=lambda cfg: cfg.pretrain.num_workers),  # the Ray Train worker group
     _frozen_stage("multimodal", _FAMILY_TASK.format("multimodal"),
                   "pipelines.multimodal.stage.MultimodalResult", "Fusion, bimodal autoencoder, "
                   "alignment, translation, retrieval, co-learning."),
@@ -155,7 +165,7 @@ _ENTRIES: tuple[Stage, ...] = (
     Stage("rl", "flows.stages:rl_task", "pipelines.rl.train.RLResult",
           "Train the Pong policy with RLlib (PPO or REINFORCE, scratch or pretrained encoder).",
           upstream=("pretrain",), models=_rl_encoder,
-          produces=lambda cfg: POLICY_MODEL if cfg.rl.register_policy else None),
+          produces=lambda cfg: POLICY_MODEL if cfg.rl.register_policy else None, cpus=_rl_cpus),
     Stage("policy_data", "flows.stages:policy_data_task",
           "pipelines.data.policy_data.PolicyDataResult",
           "Frames the registered policy plays, and probes fitted on random-policy frames "
@@ -175,20 +185,22 @@ _ENTRIES: tuple[Stage, ...] = (
     Stage("transfer", "flows.rl_tasks:transfer_task", _EXPERIMENT,
           "Scratch vs frozen vs fine-tuned registry encoder, same seed and budget.",
           upstream=("pretrain",), reads=lambda cfg: ("rl",),
-          models=lambda cfg: [(ENCODER_MODEL, cfg.rl.encoder_alias)]),
+          models=lambda cfg: [(ENCODER_MODEL, cfg.rl.encoder_alias)], cpus=_rl_cpus),
     Stage("rl_curriculum", "flows.rl_tasks:rl_curriculum_task", _EXPERIMENT,
           "PPO with vs without a curriculum over game variants, on the same budget.",
-          upstream=("pretrain",), reads=lambda cfg: ("rl",), models=_rl_encoder),
+          upstream=("pretrain",), reads=lambda cfg: ("rl",), models=_rl_encoder,
+          cpus=_rl_cpus),
     Stage("algorithms", "flows.rl_tasks:algorithms_task", _EXPERIMENT,
           "PPO vs the course's REINFORCE on one module and env stack, same budget.",
           upstream=("pretrain",), reads=lambda cfg: ("rl", "transfer.return_thresholds"),
-          models=_rl_encoder),
+          models=_rl_encoder, cpus=_rl_cpus),
     Stage("tune", "flows.rl_tasks:tune_task", "pipelines.tune.sweep.TuneResult",
           "A Ray Tune sweep over `tune.params` of `tune.target`, every trial a nested MLflow "
           "run (`arcadelab tune`).",
           upstream=("data", "pretrain"),
           reads=lambda cfg: ("rl",) if cfg.tune.target == "rl" else ("active", *_FROZEN_READS),
           models=_tune_encoders, in_pipeline=False,
+          cpus=lambda cfg: 1 << 16,  # a sweep fills the cluster: it runs alone
           # active-learning trials label frames of the dataset
           needs_data=lambda cfg: cfg.tune.target == "active"),
 )

@@ -179,19 +179,3 @@ def load_features(path: Path, encoder: Encoder, cache_dir: Path
     np.savez(tmp, **arrays)
     os.replace(tmp, file)
     return manifest, sets
-
-
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-column mean and std of the pool's features (unlabelled statistics: no labels)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, pool: np.ndarray) -> Standardizer:
-        std = pool.std(axis=0)
-        return cls(pool.mean(axis=0), np.where(std < 1e-6, 1.0, std))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)

@@ -40,7 +40,7 @@ from pipelines.active.head import (
     head_from_state,
     head_state,
 )
-from pipelines.active.pool import Encoder, FrameSet, Standardizer, load_features, resolve_encoder
+from pipelines.active.pool import Encoder, FrameSet, load_features, resolve_encoder
 from pipelines.active.state import (
     RoundRecord,
     RoundState,
@@ -56,6 +56,7 @@ from pipelines.core.progress import progress
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest
 from pipelines.data.game_events import default_labels, default_targets
 from pipelines.data.modalities import usable_labels
+from pipelines.features.standardize import Standardizer
 
 log = logging.getLogger("arcadelab")
 

@@ -690,9 +690,13 @@ class DataCurriculumConfig(_Section):
 
 
 class PipelineConfig(_Section):
-    """Which stages the pipeline flow runs, in order."""
+    """Which stages the pipeline flow runs, in order, and how many at once."""
 
     stages: tuple[str, ...] = Field(STAGES, description=f"subset of {STAGES}")
+    max_concurrent_stages: int | None = Field(
+        1, ge=1, description="stages run at once, each as soon as the stages it takes results "
+        "from are done and the Ray cluster has the CPUs it declares (flows/stage_registry.py); "
+        "1: one after another in the listed order; null: as many as the cluster's CPUs allow")
 
     @field_validator("stages")
     @classmethod

@@ -35,7 +35,6 @@ import torch
 from pipelines.active.head import HeadSpec, TrainSpec, f1_per_label, fit_head, per_example_loss
 from pipelines.active.pool import (
     FrameSet,
-    Standardizer,
     load_features,
     parse_frame_id,
     resolve_encoder,
@@ -45,6 +44,7 @@ from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest
 from pipelines.data.game_events import default_labels
 from pipelines.data.modalities import usable_labels
+from pipelines.features.standardize import Standardizer
 
 log = logging.getLogger("arcadelab")
 BASELINE = "baseline"  # no pacing: all data from the first step, random order

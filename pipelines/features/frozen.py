@@ -21,6 +21,7 @@ from torch import nn
 from models.encoder import EncoderSpec, build_encoder
 from pipelines.core.registry import RegistryError, encoder_or_random
 from pipelines.data.modalities import SMALL, STACK, ModalSplit
+from pipelines.features.standardize import Standardizer
 
 STACK84 = (STACK, SMALL, SMALL)
 FULL = (1, 210, 160)
@@ -94,6 +95,5 @@ def load_frozen_encoder(alias: str, feature_dim: int, seed: int) -> FrozenEncode
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Scale every array with the train array's per-column mean and std (float32)."""
-    mean = train.mean(axis=0)
-    std = np.where(train.std(axis=0) < 1e-6, 1.0, train.std(axis=0))
-    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+    scale = Standardizer.fit(train)
+    return [scale.transform(a) for a in (train, *others)]

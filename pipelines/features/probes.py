@@ -19,9 +19,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from pipelines.features.standardize import Standardizer
+
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 MEAN_LABEL = "mean"
-_STD_EPS = 1e-6
 
 
 def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -120,14 +121,12 @@ def fit_linear_probe(
     if len(dims) != 1:
         raise ValueError(f"feature dimensions differ across splits: {sorted(dims)}")
 
-    mean = arrays[0].astype(np.float64).mean(axis=0)
-    std = arrays[0].astype(np.float64).std(axis=0)
-    std = np.where(std < _STD_EPS, 1.0, std)
-    if not standardize:
-        mean, std = np.zeros_like(mean), np.ones_like(std)
+    (dim,) = dims
+    scale = (Standardizer.fit(arrays[0], dtype=np.float64) if standardize
+             else Standardizer(mean=np.zeros(dim), std=np.ones(dim)))  # raw: only cast to float32
 
     def prep(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((x - mean) / std).astype(np.float32))
+        return torch.from_numpy(scale.transform(x))
 
     xtr, xva, xte = (prep(a) for a in arrays[::2])
     ytr = torch.from_numpy(arrays[1].astype(np.int64))

@@ -14,6 +14,7 @@ from models.translation import FrameToRam, RamToFrame, foreground_weighted_mse
 from pipelines.core.plots import recon_grid
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.splits import SPLITS
+from pipelines.features.standardize import Standardizer
 from pipelines.multimodal.inputs import MMInputs
 
 FG_THRESHOLD = 0.1  # a pixel is foreground where it differs from the background this much
@@ -30,9 +31,9 @@ def train_frame_to_ram(data: dict[str, dict[str, np.ndarray]], labels: tuple[str
     per variable, against predicting the train mean."""
     torch.manual_seed(int(hp["seed"]))
     y_tr = data["train"]["target"]
-    mean, std = y_tr.mean(0), np.where(y_tr.std(0) < 1e-6, 1.0, y_tr.std(0))
-    arrays = {s: {"frame": data[s]["frame"], "z": ((data[s]["target"] - mean) / std)
-                  .astype(np.float32)} for s in SPLITS}
+    scale = Standardizer.fit(y_tr)
+    arrays = {s: {"frame": data[s]["frame"], "z": scale.transform(data[s]["target"])}
+              for s in SPLITS}
     h = int(hp["hidden"])
     model = FrameToRam(torch.nn.Identity(), arrays["train"]["frame"].shape[1], len(labels), h)
 
@@ -45,14 +46,14 @@ def train_frame_to_ram(data: dict[str, dict[str, np.ndarray]], labels: tuple[str
     res = fit(model, lambda m, b: F.mse_loss(m(b["frame"]), b["z"]), arrays["train"],
               epochs=int(hp["epochs"]), batch_size=int(hp["batch_size"]), lr=float(hp["lr"]),
               seed=int(hp["seed"]), score=score)
-    pred = predict(res.model, arrays["test"], call=call) * std + mean
+    pred = scale.inverse(predict(res.model, arrays["test"], call=call))
     truth = data["test"]["target"]
     metrics: dict[str, float] = {"train_time_s": res.train_time_s}
     for i, name in enumerate(labels):
         err = pred[:, i] - truth[:, i]
         var = float(np.var(truth[:, i]))
         metrics[f"{name}/mae"] = float(np.mean(np.abs(err)))
-        metrics[f"{name}/mean_baseline_mae"] = float(np.mean(np.abs(truth[:, i] - mean[i])))
+        metrics[f"{name}/mean_baseline_mae"] = float(np.mean(np.abs(truth[:, i] - scale.mean[i])))
         metrics[f"{name}/r2"] = 1.0 - float(np.mean(err**2)) / var if var > 0 else 0.0
     metrics["mean_r2"] = float(np.mean([metrics[f"{n}/r2"] for n in labels]))
     return {"metrics": metrics}

@@ -176,3 +176,24 @@ def test_fewshot_refuses_k_above_the_examples(smoke_dataset, tmp_path: Path) -> 
         run_fewshot_stage(cfg, smoke_dataset[1].path)
     logged = MlflowClient(tracking.tracking_uri(cfg)).get_run(run.info.run_id)
     assert not logged.data.metrics
+
+
+def test_pipeline_runs_independent_stages_concurrently(prefect_harness: None, smoke_dataset,
+                                                       tmp_path: Path) -> None:
+    """With max_concurrent_stages=2, gan and fewshot (both take only the dataset here) run at
+    the same time after data: their stage runs overlap, and each is a normal child run."""
+    from flows.pipeline import pipeline_flow
+
+    cfg = _cfg(smoke_dataset, tmp_path, "pipeline.stages=[data,gan,fewshot]",
+               "pipeline.max_concurrent_stages=2", "gan.encoder=random",
+               "fewshot.encoder=random")
+    result = pipeline_flow(cfg)
+    assert set(result.stages) == {"data", "gan", "fewshot"}
+    client = MlflowClient(tracking.tracking_uri(cfg))
+    runs = {r.data.tags["arcadelab.stage"]: r.info for r in client.search_runs(
+        [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.mlflow_run_id}'")}
+    assert set(runs) == {"data", "gan", "fewshot"}
+    assert all(r.status == "FINISHED" for r in runs.values())
+    gan, few, data = runs["gan"], runs["fewshot"], runs["data"]
+    assert min(gan.start_time, few.start_time) >= data.end_time  # both waited for data
+    assert max(gan.start_time, few.start_time) < min(gan.end_time, few.end_time)  # overlap
