@@ -1,8 +1,8 @@
-"""RLlib learners: PPO with transfer-aware optimizers, and the course's REINFORCE.
+"""RLlib learners: PPO and APPO with transfer-aware optimizers, and the course's REINFORCE.
 
-Both reuse RLlib's PPO learner machinery (connectors, GAE, gradient clipping, metrics); they
-change only what no RLlib setting expresses: a separate learning rate for a fine-tuned
-encoder, and the vanilla policy-gradient loss.
+All reuse RLlib's learner machinery (connectors, GAE or V-trace, gradient clipping, metrics);
+they change only what no RLlib setting expresses: a separate learning rate for a fine-tuned
+encoder, rewards clipped on the learner, and the vanilla policy-gradient loss.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from ray.rllib.algorithms.appo.torch.appo_torch_learner import APPOTorchLearner
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.common import NumpyToTensor
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
@@ -34,34 +36,50 @@ class ClipRewards(ConnectorV2):
         return batch
 
 
-class TransferPPOLearner(PPOTorchLearner):
-    """PPO whose optimizers follow the module's transfer mode, with clipped rewards.
+class TransferOptimizers:
+    """Optimizers that follow the module's transfer mode (mixed into a torch learner).
 
     `finetune` gives the pretrained encoder its own Adam at `lr * finetune_lr_scale` (a smaller
     step keeps pretrained features from being wiped out by early, noisy policy gradients);
     `frozen` registers only the heads.
     """
 
+    def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
+        module = self._module[module_id].unwrapped()  # type: ignore[attr-defined]
+        transfer = getattr(module, "transfer", "scratch")
+        if transfer == "scratch":
+            super().configure_optimizers_for_module(module_id, config)  # type: ignore[misc]
+            return
+        heads = module.head_parameters()
+        self.register_optimizer(module_id=module_id,  # type: ignore[attr-defined]
+                                optimizer=torch.optim.Adam(heads), params=heads,
+                                lr_or_lr_schedule=config.lr)
+        if transfer == "finetune":
+            scale = float(config.learner_config_dict.get("finetune_lr_scale", 0.1))
+            enc = module.encoder_parameters()
+            self.register_optimizer(module_id=module_id,  # type: ignore[attr-defined]
+                                    optimizer_name="encoder", optimizer=torch.optim.Adam(enc),
+                                    params=enc, lr_or_lr_schedule=config.lr * scale)
+
+
+class TransferPPOLearner(TransferOptimizers, PPOTorchLearner):
+    """PPO with transfer-aware optimizers and rewards clipped before GAE."""
+
     def build(self) -> None:
         super().build()
         if self.config.learner_config_dict.get("clip_rewards", True):
             self._learner_connector.insert_before(GeneralAdvantageEstimation, ClipRewards())
 
-    def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
-        module = self._module[module_id].unwrapped()
-        transfer = getattr(module, "transfer", "scratch")
-        if transfer == "scratch":
-            super().configure_optimizers_for_module(module_id, config)
-            return
-        heads = module.head_parameters()
-        self.register_optimizer(module_id=module_id, optimizer=torch.optim.Adam(heads),
-                                params=heads, lr_or_lr_schedule=config.lr)
-        if transfer == "finetune":
-            scale = float(config.learner_config_dict.get("finetune_lr_scale", 0.1))
-            enc = module.encoder_parameters()
-            self.register_optimizer(module_id=module_id, optimizer_name="encoder",
-                                    optimizer=torch.optim.Adam(enc), params=enc,
-                                    lr_or_lr_schedule=config.lr * scale)
+
+class TransferAPPOLearner(TransferOptimizers, APPOTorchLearner):
+    """APPO (asynchronous PPO with V-trace, RLlib's choice for Pong on clusters) with the same
+    optimizers and clipped rewards: the loss computes V-trace from the batch's rewards, so
+    they are clipped while still numpy, before the batch becomes tensors."""
+
+    def build(self) -> None:
+        super().build()
+        if self.config.learner_config_dict.get("clip_rewards", True):
+            self._learner_connector.insert_before(NumpyToTensor, ClipRewards())
 
 
 class ReinforceLearner(TransferPPOLearner):

@@ -1,16 +1,18 @@
-"""PPO and REINFORCE on RLlib's new API stack, built from our typed RL config."""
+"""PPO, APPO and REINFORCE on RLlib's new API stack, built from our typed RL config."""
 
 from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.appo import APPOConfig
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune.registry import register_env
 
 from agents.atari_env import RLLIB_ENV_NAME, rllib_env_creator
-from agents.learners import ReinforceLearner, TransferPPOLearner
-from agents.rl_module import ActorCriticModule, encoder_model_config
+from agents.learners import ReinforceLearner, TransferAPPOLearner, TransferPPOLearner
+from agents.rl_module import ActorCriticModule, TargetActorCriticModule, encoder_model_config
 from models.encoder import EncoderSpec
 
 
@@ -71,16 +73,17 @@ def scratch_spec(rl: PPOSettings) -> EncoderSpec:
 
 def build_algo_config(game: str, rl: PPOSettings, seed: int,
                       encoder: tuple[EncoderSpec, dict[str, Any]] | None = None,
-                      task: dict[str, int] | None = None) -> PPOConfig:
-    """The RLlib config: PPO, or REINFORCE on the same module, env and connector stack.
+                      task: dict[str, int] | None = None) -> AlgorithmConfig:
+    """The RLlib config: PPO, APPO or REINFORCE on the same module, env and connector stack.
 
     `encoder`: pretrained (spec, state_dict) for the `frozen` / `finetune` transfer modes.
     """
     register_env(RLLIB_ENV_NAME, rllib_env_creator)
     spec, state = encoder if encoder is not None else (scratch_spec(rl), None)
-    reinforce = rl.algorithm == "reinforce"
+    reinforce, appo = rl.algorithm == "reinforce", rl.algorithm == "appo"
+    config = (APPOConfig() if appo else PPOConfig())
     config = (
-        PPOConfig()
+        config
         .environment(RLLIB_ENV_NAME, env_config=env_config(game, rl, **(task or {})))
         .env_runners(
             num_env_runners=rl.num_env_runners,
@@ -94,29 +97,14 @@ def build_algo_config(game: str, rl: PPOSettings, seed: int,
         .learners(
             num_learners=rl.num_learners,
             num_gpus_per_learner=rl.num_gpus_per_learner,
-            learner_class=ReinforceLearner if reinforce else TransferPPOLearner,
+            learner_class=(TransferAPPOLearner if appo else ReinforceLearner if reinforce
+                           else TransferPPOLearner),
             # Rewards are clipped on the learner only (agents/learners.py: ClipRewards).
             learner_config_dict={"finetune_lr_scale": rl.finetune_lr_scale, "clip_rewards": True},
         )
-        .training(
-            lr=rl.lr,
-            gamma=rl.gamma,
-            lambda_=1.0 if reinforce else rl.gae_lambda,
-            clip_param=rl.clip_param,
-            vf_loss_coeff=rl.vf_loss_coeff,
-            entropy_coeff=rl.entropy_coeff,
-            use_kl_loss=False,  # clipping alone, as in the PPO paper's Atari runs
-            grad_clip=rl.grad_clip,
-            grad_clip_by="global_norm",
-            train_batch_size_per_learner=rl.train_batch_size,
-            # Vanilla policy gradient: one full-batch step per batch of episodes.
-            minibatch_size=rl.train_batch_size if reinforce else rl.minibatch_size,
-            num_epochs=1 if reinforce else rl.num_epochs,
-            vf_clip_param=10.0,
-        )
         .rl_module(
             rl_module_spec=RLModuleSpec(
-                module_class=ActorCriticModule,
+                module_class=TargetActorCriticModule if appo else ActorCriticModule,
                 model_config=encoder_model_config(spec, state, rl.transfer),
             )
         )
@@ -126,4 +114,21 @@ def build_algo_config(game: str, rl: PPOSettings, seed: int,
         # No system monitor: nothing reads its CPU/RAM figures, and it asks for GPUtil.
         .debugging(seed=seed, log_sys_usage=False)
     )
-    return config
+    common = {"lr": rl.lr, "gamma": rl.gamma, "clip_param": rl.clip_param,
+              "vf_loss_coeff": rl.vf_loss_coeff, "entropy_coeff": rl.entropy_coeff,
+              "use_kl_loss": False,  # clipping alone, as in the PPO paper's Atari runs
+              "grad_clip": rl.grad_clip, "grad_clip_by": "global_norm",
+              "train_batch_size_per_learner": rl.train_batch_size}
+    if appo:
+        # V-trace corrects for the env runners' slightly stale policy; each batch is replayed
+        # num_epochs times from the learner's circular buffer (APPO's epochs).
+        return config.training(**common, vtrace=True,
+                               circular_buffer_iterations_per_batch=rl.num_epochs)
+    return config.training(
+        **common,
+        lambda_=1.0 if reinforce else rl.gae_lambda,
+        # Vanilla policy gradient: one full-batch step per batch of episodes.
+        minibatch_size=rl.train_batch_size if reinforce else rl.minibatch_size,
+        num_epochs=1 if reinforce else rl.num_epochs,
+        vf_clip_param=10.0,
+    )

@@ -15,7 +15,12 @@ from typing import Any
 
 import torch
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.rl_module.apis import ValueFunctionAPI
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import (
+    TARGET_NETWORK_ACTION_DIST_INPUTS,
+    TargetNetworkAPI,
+    ValueFunctionAPI,
+)
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from models.actor_critic import ActorCritic
@@ -87,3 +92,23 @@ class ActorCriticModule(TorchRLModule, ValueFunctionAPI):
 
     def head_parameters(self) -> list[torch.nn.Parameter]:
         return [*self.net.policy.parameters(), *self.net.value.parameters()]
+
+
+class TargetActorCriticModule(ActorCriticModule, TargetNetworkAPI):
+    """The same actor-critic with the target network APPO's loss needs: a lagging copy of the
+    encoder and policy head whose logits anchor the clipped surrogate (the learner syncs it
+    every `target_network_update_freq` updates)."""
+
+    def make_target_networks(self) -> None:
+        self._old_net = make_target_network(self.net)
+
+    def get_target_network_pairs(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        return [(self.net, self._old_net)]
+
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
+        old = self._old_net
+        return {TARGET_NETWORK_ACTION_DIST_INPUTS: old.logits(old.features(batch[Columns.OBS]))}
+
+    def get_non_inference_attributes(self) -> list[str]:
+        """What env runners (inference only) need not build: the target network."""
+        return ["_old_net"]

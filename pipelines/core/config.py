@@ -171,7 +171,8 @@ class CurriculumConfig(_Section):
 class RLConfig(_Section):
     """PPO (or REINFORCE) on RLlib's new API stack over the preprocessed pixel env."""
 
-    algorithm: Literal["ppo", "reinforce"] = Field("ppo", description="ppo or reinforce")
+    algorithm: Literal["ppo", "appo", "reinforce"] = Field(
+        "ppo", description="ppo, appo (asynchronous PPO with V-trace) or the course's reinforce")
     # The course's Pong policy network chooses only up or down (Karpathy's "Pong from Pixels").
     actions: Literal["full", "up_down"] = Field(
         "full", description="full: the game's minimal action set; up_down: two actions, up "

@@ -29,8 +29,8 @@ from mlflow.data.dataset_source_registry import get_registered_sources, resolve_
 from mlflow.data.meta_dataset import MetaDataset
 
 from agents.atari_env import policy_actions, rom_name, rom_sha256
+from pipelines.core.charts import frame_grid
 from pipelines.core.config import ArcadeConfig, config_digest
-from pipelines.core.plots import frame_grid
 from pipelines.core.progress import progress
 from pipelines.core.registry import POLICY_MODEL, RegistryError, load_registered_policy, resolve
 from pipelines.core.tracking import log_metrics

@@ -26,8 +26,8 @@ import ray
 import torch
 
 from models.prototypical import ProtoNet, class_prototypes, prototype_logits, prototypical_loss
+from pipelines.core.charts import lines, log_png, log_table
 from pipelines.core.config import ArcadeConfig
-from pipelines.core.report import lines, log_png, log_table
 from pipelines.core.torch_fit import predict, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest

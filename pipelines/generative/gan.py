@@ -21,8 +21,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from models.dcgan import Discriminator, Generator, discriminator_loss, generator_loss
+from pipelines.core.charts import lines, log_png
 from pipelines.core.config import ArcadeConfig
-from pipelines.core.report import lines, log_png
 from pipelines.core.torch_fit import batches, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.modalities import load_modalities

@@ -13,7 +13,7 @@ import torch
 from models.alignment import AVCorrespondence
 from models.audio import AudioEncoder
 from models.fusion import mlp
-from pipelines.core.plots import frame_grid
+from pipelines.core.charts import frame_grid
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.dataset import DatasetError
 from pipelines.data.game_events import alignment_windows, onsets, sound_events

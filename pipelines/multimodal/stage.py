@@ -19,8 +19,8 @@ import mlflow
 import pandas as pd
 import ray
 
+from pipelines.core.charts import grouped_bars, log_png, log_table
 from pipelines.core.config import ArcadeConfig
-from pipelines.core.report import grouped_bars, log_png, log_table
 from pipelines.core.torch_fit import submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.modalities import load_modalities

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from models.translation import FrameToRam, RamToFrame, foreground_weighted_mse
-from pipelines.core.plots import recon_grid
+from pipelines.core.charts import recon_grid
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.splits import SPLITS
 from pipelines.features.standardize import Standardizer

@@ -27,8 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from models.encoder import EncoderSpec, build_encoder
 from models.fusion import mlp
 from models.multitask import HardSharing, SoftSharing
+from pipelines.core.charts import grouped_bars, log_png, log_table
 from pipelines.core.config import ArcadeConfig
-from pipelines.core.report import grouped_bars, log_png, log_table
 from pipelines.core.torch_fit import batches, fit, predict, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError

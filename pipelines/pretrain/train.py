@@ -32,8 +32,8 @@ from models.clip import FrameRamCLIP, RamEncoder
 from models.encoder import EncoderSpec, build_encoder
 from models.stdim import STDIM
 from models.supervised import MultiHeadClassifier
+from pipelines.core.charts import recon_grid
 from pipelines.core.config import ArcadeConfig
-from pipelines.core.plots import recon_grid
 from pipelines.core.train_progress import epoch_progress
 
 STATE = "state.pt"

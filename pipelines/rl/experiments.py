@@ -16,8 +16,8 @@ from typing import NamedTuple
 import mlflow
 
 from pipelines.core import registry
+from pipelines.core.charts import line_chart
 from pipelines.core.config import ArcadeConfig, with_section
-from pipelines.core.plots import line_chart
 from pipelines.core.tracking import log_metrics
 from pipelines.rl.train import RLError, RLResult
 

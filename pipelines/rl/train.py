@@ -23,7 +23,6 @@ from typing import Any
 import mlflow
 import torch
 from ray.rllib.algorithms import Algorithm
-from ray.rllib.algorithms.ppo import PPOConfig
 
 from agents import curriculum
 from agents.atari_env import policy_actions
@@ -32,9 +31,9 @@ from agents.ppo import build_algo_config, env_config, scratch_spec
 from models.checkpoint import EncoderCheckpointError
 from models.encoder import EncoderSpec
 from pipelines.core import registry
+from pipelines.core.charts import line_chart
 from pipelines.core.config import ArcadeConfig, config_digest
 from pipelines.core.model_refs import policy_aliases
-from pipelines.core.plots import line_chart
 from pipelines.core.progress import progress
 from pipelines.core.tracking import log_metrics
 from pipelines.rl.policy_video import record_gif
@@ -204,7 +203,7 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
             evaluation_duration=rl.evaluation_episodes,
             evaluation_duration_unit="episodes",
             evaluation_num_env_runners=0,
-            evaluation_config=PPOConfig.overrides(
+            evaluation_config=type(config).overrides(
                 # One env per episode, stepped together (capped): ten greedy episodes cost
                 # about the wall time of the longest. RLlib counts the first N episodes to end,
                 # so an env that finishes twice before another finishes once adds a short one;

@@ -131,6 +131,18 @@ def test_reinforce_on_the_same_stack(tmp_path: Path, ray_local: None, actions: s
     assert net.policy.out_features == outputs
 
 
+def test_appo_trains_the_same_module_and_registers_it(tmp_path: Path, ray_local: None) -> None:
+    """APPO needs a remote env runner (its learner thread consumes their episodes)."""
+    result, run = _train(_cfg(tmp_path, *FAST, "rl.algorithm=appo", "rl.num_env_runners=1",
+                              "rl.iterations=2"))
+    assert result.env_steps >= 128
+    assert torch.isfinite(torch.tensor(run.data.metrics["rl/policy_loss"]))
+    version, tags = registry.resolve("appo-scratch", registry.POLICY_MODEL)
+    assert tags["algorithm"] == "appo"
+    net, _, _ = registry.load_registered_policy(version)
+    assert net.policy.out_features == 6
+
+
 def test_curriculum_promotes_and_reaches_every_env(tmp_path: Path, ray_local: None) -> None:
     # promote_at far below any Pong score: the schedule moves on after each judged iteration.
     cfg = _cfg(tmp_path, *FAST, "rl.iterations=3", "rl.num_env_runners=1",
