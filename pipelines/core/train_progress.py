@@ -32,19 +32,29 @@ class EpochFeed(UserCallback):
             self.queue.put_nowait(metrics[0])
 
 
-def show_epoch(bar: Tracker, metrics: dict[str, Any]) -> None:
-    """One report -> the count (absolute: a restarted worker repeats epochs) and fields."""
-    fields = {"loss": metrics.get("loss"), "val_loss": metrics.get("val_loss"),
+def show_epoch(bar: Tracker, metrics: dict[str, Any], epochs: int = 0,
+               methods: tuple[str, ...] = ()) -> None:
+    """One report -> the count (absolute: a restarted worker repeats epochs) and fields.
+
+    With several `methods` trained one after another in one run, the count runs over all of
+    them (`epochs` each at most: a method that stops early skips the rest of its share)."""
+    index = int(metrics.get("method_index", 0))
+    fields = {"method": methods[index] if len(methods) > 1 else None,
+              "loss": metrics.get("loss"), "val_loss": metrics.get("val_loss"),
               "fps": round(metrics["frames_per_s"]) if "frames_per_s" in metrics else None}
-    bar.update(int(metrics["epoch"]) + 1, **{k: v for k, v in fields.items() if v is not None})
+    bar.update(index * epochs + int(metrics["epoch"]) + 1,
+               **{k: v for k, v in fields.items() if v is not None})
 
 
 @contextmanager
-def epoch_progress(epochs: int, desc: str, queue: Any = None) -> Iterator[list[UserCallback]]:
-    """Callbacks for `RunConfig(callbacks=...)` while training runs in this block.
+def epoch_progress(epochs: int, desc: str, methods: list[str] | None = None,
+                   queue: Any = None) -> Iterator[list[UserCallback]]:
+    """Callbacks for `RunConfig(callbacks=...)` while training runs in this block: `epochs`
+    per method of `methods` (None: one).
 
     `queue` (anything with `put_nowait` and `get(timeout=)`): a Ray queue made and shut down
     here by default; quiet: no queue, no callbacks."""
+    names = tuple(methods or ())
     if is_quiet():
         yield []
         return
@@ -56,10 +66,10 @@ def epoch_progress(epochs: int, desc: str, queue: Any = None) -> Iterator[list[U
     stop = threading.Event()
 
     def show() -> None:
-        with progress(epochs, desc, "epoch") as bar:
+        with progress(epochs * max(1, len(names)), desc, "epoch") as bar:
             while True:
                 try:
-                    show_epoch(bar, queue.get(timeout=1.0))
+                    show_epoch(bar, queue.get(timeout=1.0), epochs, names)
                 except stdlib_queue.Empty:  # ray.util.queue.Empty is one too
                     if stop.is_set():  # training is over and every report is shown
                         return

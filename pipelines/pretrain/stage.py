@@ -7,8 +7,10 @@ Runs inside the stage's MLflow run; each (view, encoder) gets a nested run of it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from pipelines.features.probes import (
     probe_table_markdown,
     weighted_f1,
 )
-from pipelines.pretrain.train import PretrainResult, pretrain
+from pipelines.pretrain.train import PretrainResult, pretrain_methods
 
 log = logging.getLogger("arcadelab")
 POLICY_VIEW = "stack84"
@@ -139,18 +141,23 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
         torch.manual_seed(cfg.seed)
         encoders: dict[str, nn.Module] = {"random": build_encoder(spec)}
         versions: dict[str, str | None] = {}
+        tags = {name: {**flow_tags, TAG_STAGE: "pretrain", "arcadelab.method": name,
+                       "arcadelab.view": view, **lineage} for name in ["random", *methods]}
+        # One nested run per method, made before the one Ray Train run that trains them all
+        # (its workers log each method's epochs there); probes and the registry follow.
+        run_ids = _method_runs(experiment, stage_run.info.run_id, view, methods, tags)
+        log.info("pretrain: %s on %s (one Ray Train run, %d worker(s), <= %d epochs each)",
+                 ", ".join(methods), view, p.num_workers, p.epochs)
+        with _failed_on_error(run_ids):
+            trained = pretrain_methods(cfg, methods, view, spec, data["train"], len(labels),
+                                       run_ids, uri, preview, val=data["val"])
         for name in ["random", *methods]:
-            tags = {**flow_tags, TAG_STAGE: "pretrain", "arcadelab.method": name,
-                    "arcadelab.view": view, **lineage}
-            with mlflow.start_run(run_name=f"{name}-{view}", nested=True, tags=tags,
-                                  experiment_id=experiment) as run:
+            opened = (mlflow.start_run(run_id=run_ids[name], nested=True) if name in run_ids
+                      else mlflow.start_run(run_name=f"{name}-{view}", nested=True,
+                                            tags=tags[name], experiment_id=experiment))
+            with _failed_on_error(run_ids), opened as run:
                 if name != "random":
-                    log.info("pretrain: %s on %s (Ray Train, %d worker(s), %d epochs)", name,
-                             view, p.num_workers, p.epochs)
-                    res = pretrain(cfg, name, view, spec, data["train"], len(labels),
-                                   run.info.run_id, uri,
-                                   preview if name == "autoencoder" else None,
-                                   val=data["val"])
+                    res = trained[name]
                     encoders[name] = res.objective.encoder
                     speeds[f"{view}/{name}"] = res.frames_per_s
                     log_metrics({f"pretrain/{view}/{name}/train_time_s": res.train_time_s,
@@ -193,6 +200,27 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
     champion = _crown(probes, registered, p.views)
     log_metrics({f"pretrain/frames_per_s/{k}": v for k, v in speeds.items()})
     return PretrainStageResult(probes, few_shot, speeds, registered, champion)
+
+
+def _method_runs(experiment: str, parent: str, view: str, methods: list[str],
+                 tags: dict[str, dict[str, str]]) -> dict[str, str]:
+    """A nested MLflow run per method (running until its probes are logged)."""
+    client = mlflow.MlflowClient()
+    return {name: client.create_run(experiment, run_name=f"{name}-{view}", tags={
+        **tags[name], "mlflow.parentRunId": parent}).info.run_id for name in methods}
+
+
+@contextlib.contextmanager
+def _failed_on_error(run_ids: dict[str, str]) -> Iterator[None]:
+    """On an error, every method run still open is marked FAILED, never left RUNNING."""
+    try:
+        yield
+    except BaseException:
+        client = mlflow.MlflowClient()
+        for run_id in run_ids.values():
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, "FAILED")
+        raise
 
 
 def split_features(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str]

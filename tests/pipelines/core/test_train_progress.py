@@ -49,3 +49,17 @@ def test_quiet_adds_no_callback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(prog.QUIET_ENV, "1")
     with epoch_progress(3, "pretrain stack84/atc", queue=queue.Queue()) as callbacks:
         assert callbacks == []
+
+
+def test_several_methods_count_on_one_bar(caplog: pytest.LogCaptureFixture) -> None:
+    """One Ray Train run trains every method in turn: the bar counts epochs over all of them
+    and names the method under way; a method that stops early skips its remaining share."""
+    caplog.set_level(logging.INFO, logger="arcadelab")
+    with epoch_progress(2, "pretrain stack84", ["atc", "clip"], queue=queue.Queue()) as (feed,):
+        feed.after_report(None, _report(0, 0.5), None)  # atc stops after one epoch
+        feed.after_report(None, [{**_report(0, 0.4)[0], "method_index": 1}], None)
+        feed.after_report(None, [{**_report(1, 0.3)[0], "method_index": 1}], None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "arcadelab"]
+    assert lines[0].startswith("pretrain stack84: epoch 0/4 (0%)")
+    assert lines[1].startswith("pretrain stack84: epoch 1/4 (25%)  method atc  loss 0.5")
+    assert lines[-1].startswith("pretrain stack84: epoch 4/4 (100%)  method clip  loss 0.3")
