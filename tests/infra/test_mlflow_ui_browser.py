@@ -85,12 +85,10 @@ def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> No
         page.set_default_timeout(timeout)
         expect.set_options(timeout=timeout)
 
-        # The experiment, in the list a user lands on.
+        # Where a person starts: the experiments list; a click opens the experiment on its
+        # runs (arcadelab tags it a model-training experiment, not MLflow's GenAI overview).
         page.goto(f"{ui}/#/experiments")
-        expect(page.get_by_text("arcadelab/pipeline").first).to_be_visible()
-
-        # Its runs (the classic ML view): the parent run, expanded, with a child per stage.
-        page.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs?workflowType=machine_learning")
+        page.get_by_role("link", name="arcadelab/pipeline", exact=True).first.click()
         row = page.get_by_role("row").filter(has_text=parent.info.run_name)
         expect(row.first).to_be_visible()
         close = page.get_by_role("button", name="Close")  # the assistant side panel
@@ -102,6 +100,9 @@ def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> No
         shot = Path(os.environ.get("ARCADELAB_UI_SCREENSHOT", smoke_store / "mlflow_ui.png"))
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shot))
+        # A click on the rl stage run opens it.
+        page.get_by_role("link", name="rl", exact=True).first.click()
+        page.wait_for_url(f"**/runs/{rl.info.run_id}**")
 
         # Metric charts of the RL run: the `rl/` section, a chart per metric.
         page.goto(f"{ui}/#/experiments/{exp.experiment_id}/runs/{rl.info.run_id}/model-metrics")
