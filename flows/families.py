@@ -4,43 +4,40 @@ one the config names)."""
 
 from __future__ import annotations
 
-from typing import Any
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NONE
 
 from pipelines.core import tracking
 from pipelines.core.config import ArcadeConfig
 from pipelines.data.prep import upstream_dataset
-from pipelines.fewshot.stage import FewshotResult, run_fewshot_stage
-from pipelines.generative.gan import GanResult, run_gan_stage
-from pipelines.multimodal.stage import MultimodalResult, run_multimodal_stage
-from pipelines.multitask.stage import MultitaskResult, run_multitask_stage
+from pipelines.fewshot.stage import run_fewshot_stage
+from pipelines.generative.gan import run_gan_stage
+from pipelines.multimodal.stage import run_multimodal_stage
+from pipelines.multitask.stage import run_multitask_stage
+
+R = TypeVar("R")
 
 
-@task(name="multimodal", cache_policy=NONE)
-def multimodal_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                    upstream: dict[str, Any]) -> MultimodalResult:
-    with tracking.stage_run(cfg, "multimodal", parent_run_id, flow, flow_run_id):
-        return run_multimodal_stage(cfg, upstream_dataset(cfg, upstream))
+def _family_task(name: str, run_stage: Callable[[ArcadeConfig, Path], R]) -> Task[..., R]:
+    """The Prefect task of one stage over the dataset, typed with its stage's result."""
+
+    def run(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
+            upstream: dict[str, Any]) -> R:
+        with tracking.stage_run(cfg, name, parent_run_id, flow, flow_run_id):
+            return run_stage(cfg, upstream_dataset(cfg, upstream))
+
+    run.__name__ = run.__qualname__ = f"{name}_task"
+    run.__annotations__ = {**typing.get_type_hints(run), "return":
+                           typing.get_type_hints(run_stage)["return"]}
+    return task(name=name, cache_policy=NONE)(run)
 
 
-@task(name="multitask", cache_policy=NONE)
-def multitask_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                   upstream: dict[str, Any]) -> MultitaskResult:
-    with tracking.stage_run(cfg, "multitask", parent_run_id, flow, flow_run_id):
-        return run_multitask_stage(cfg, upstream_dataset(cfg, upstream))
-
-
-@task(name="gan", cache_policy=NONE)
-def gan_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-             upstream: dict[str, Any]) -> GanResult:
-    with tracking.stage_run(cfg, "gan", parent_run_id, flow, flow_run_id):
-        return run_gan_stage(cfg, upstream_dataset(cfg, upstream))
-
-
-@task(name="fewshot", cache_policy=NONE)
-def fewshot_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
-                 upstream: dict[str, Any]) -> FewshotResult:
-    with tracking.stage_run(cfg, "fewshot", parent_run_id, flow, flow_run_id):
-        return run_fewshot_stage(cfg, upstream_dataset(cfg, upstream))
+multimodal_task = _family_task("multimodal", run_multimodal_stage)
+multitask_task = _family_task("multitask", run_multitask_stage)
+gan_task = _family_task("gan", run_gan_stage)
+fewshot_task = _family_task("fewshot", run_fewshot_stage)
