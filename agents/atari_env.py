@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,6 +221,14 @@ def rllib_env_creator(env_config: dict[str, Any]) -> gym.Env | gym.vector.Vector
     backend = kwargs.pop("backend", "gymnasium")
     num_threads = kwargs.pop("num_threads", 0)
     num_envs = kwargs.pop("num_envs", None)
+    mix = kwargs.pop("mix", None)
+    if mix:  # a uniform mix of variants: env i plays variant i mod n (gymnasium backend)
+        if backend != "gymnasium":
+            raise ValueError("a mix of game variants needs backend=gymnasium")
+        variants = [{**kwargs, **mix[i % len(mix)]} for i in range(num_envs or 1)]
+        if num_envs is None:
+            return make_policy_env(game, **variants[0])
+        return gym.vector.SyncVectorEnv([partial(make_policy_env, game, **v) for v in variants])
     if num_envs is not None and backend == "ale_vector":
         return make_vector_env(game, num_envs, num_threads=num_threads, **kwargs)
     if num_envs is not None:

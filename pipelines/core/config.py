@@ -147,6 +147,10 @@ class CurriculumConfig(_Section):
     demote_at: float | None = Field(
         None, description="mean return that moves back a task (None: never demote)")
     min_episodes: int = Field(5, ge=1, description="episodes on a task before it can change")
+    order: Literal["promote", "mix"] = Field(
+        "promote", description="promote: one task at a time, moving on by return (the "
+        "curriculum); mix: every task from the start, env i of each runner playing task "
+        "i mod n (the control: the same exposure without an order)")
 
     @field_validator("tasks")
     @classmethod

@@ -129,15 +129,18 @@ def algorithm_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
 
 
 def curriculum_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
-    """With the curriculum of `rl_curriculum`, and without it (straight on its last task); both
-    on the gymnasium backend (ALE game modes) and evaluated on that last task."""
+    """With the curriculum of `rl_curriculum` (promotion in order), without it (straight on
+    its last task), and its tasks as a uniform mix from the start (the same exposure with no
+    order: the control that says whether the order matters); all on the gymnasium backend
+    (ALE game modes) and evaluated on that last task."""
     cur = cfg.rl_curriculum
     if not cur.tasks:
         raise RLError("rl_curriculum.tasks is empty: give at least one task")
     base = {"env_backend": "gymnasium"}
-    target = cur.model_dump(mode="json") | {"tasks": [cur.tasks[-1]]}
-    return {"curriculum": with_rl(cfg, **base, curriculum=cur.model_dump(mode="json")),
-            "no_curriculum": with_rl(cfg, **base, curriculum=target)}
+    spec = cur.model_dump(mode="json") | {"order": "promote"}
+    return {"curriculum": with_rl(cfg, **base, curriculum=spec),
+            "no_curriculum": with_rl(cfg, **base, curriculum=spec | {"tasks": [cur.tasks[-1]]}),
+            "uniform_mix": with_rl(cfg, **base, curriculum=spec | {"order": "mix"})}
 
 
 def summarize(name: str, arms: dict[str, RLResult], thresholds: Sequence[float],

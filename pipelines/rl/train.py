@@ -195,7 +195,7 @@ def _save_checkpoint(algo: Algorithm, ckpt_root: Path, cfg: ArcadeConfig, run_id
 def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any]] | None,
                     state: curriculum.CurriculumState | None) -> Algorithm:
     rl = cfg.rl
-    task = state.tasks[state.index] if state else None
+    task = state.tasks[state.index] if state else _mix_task(cfg)
     config = build_algo_config(cfg.game, rl, cfg.seed, encoder=encoder, task=task)
     if rl.evaluation_every:
         config.evaluation(
@@ -209,8 +209,8 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
                 # so an env that finishes twice before another finishes once adds a short one;
                 # Pong's shortest game (21-0) takes ~760 steps, so that is rare.
                 explore=False, num_envs_per_env_runner=min(rl.evaluation_episodes, 16),
-                # With a curriculum, evaluation always plays its target (last) task.
-                env_config=state.target_env_config() if state else config.env_config),
+                # With a curriculum or a mix, evaluation always plays the target (last) task.
+                env_config=target_env_config(cfg, state)),
         )
     hooks = [health_callbacks()] + ([curriculum.callbacks(state)] if state else [])
     config.callbacks(**merge(*hooks))
@@ -218,12 +218,29 @@ def build_algorithm(cfg: ArcadeConfig, encoder: tuple[EncoderSpec, dict[str, Any
 
 
 def _curriculum_state(cfg: ArcadeConfig) -> curriculum.CurriculumState | None:
+    """The promotion schedule's state (None: no curriculum, or a mix, which has no order)."""
     cur = cfg.rl.curriculum
-    if not cur.tasks:
+    if not cur.tasks or cur.order == "mix":
         return None
     schedule = curriculum.Schedule(len(cur.tasks), cur.promote_at, cur.demote_at,
                                    cur.min_episodes)
     return curriculum.CurriculumState(env_config(cfg.game, cfg.rl), cur.tasks, schedule)
+
+
+def _mix_task(cfg: ArcadeConfig) -> dict[str, Any] | None:
+    """`curriculum.order=mix`: every task at once, env i of a runner on task i mod n."""
+    cur = cfg.rl.curriculum
+    return {"mix": [dict(t) for t in cur.tasks]} if cur.tasks and cur.order == "mix" else None
+
+
+def target_env_config(cfg: ArcadeConfig, state: curriculum.CurriculumState | None
+                      ) -> dict[str, Any]:
+    """What evaluation and the videos play: the curriculum's (or the mix's) last task, else
+    the env trained on."""
+    if state is not None:
+        return state.target_env_config()
+    tasks = cfg.rl.curriculum.tasks
+    return env_config(cfg.game, cfg.rl, **(tasks[-1] if tasks else {}))
 
 
 def _policy_net(algo: Algorithm) -> Any:
@@ -278,7 +295,7 @@ def train_rl(cfg: ArcadeConfig, resume: bool = False) -> RLResult:
         mlflow.set_tags({"arcadelab.resumed_from": resume_info["path"],
                          "arcadelab.resumed_from_run": resume_info["run_id"]})
         log.info("rl: resumed from %s (iteration %d)", resume_info["path"], algo.iteration)
-    env_kwargs = state.target_env_config() if state else env_config(cfg.game, rl)
+    env_kwargs = target_env_config(cfg, state)
     curve: tuple[list[float], list[float]] = ([], [])
     eval_curve: tuple[list[float], list[float]] = ([], [])
     tasks: list[int] = []

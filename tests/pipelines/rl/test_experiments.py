@@ -38,12 +38,31 @@ def test_with_rl_validates_like_any_config() -> None:
 def test_curriculum_arms_share_budget_and_target() -> None:
     cfg = load_config("smoke")
     arms = curriculum_arms(cfg)
-    assert set(arms) == {"curriculum", "no_curriculum"}
-    with_cur, without = arms["curriculum"].rl, arms["no_curriculum"].rl
-    assert with_cur.iterations == without.iterations
-    assert with_cur.curriculum.tasks == cfg.rl_curriculum.tasks
+    assert set(arms) == {"curriculum", "no_curriculum", "uniform_mix"}
+    with_cur, without, mix = (arms[a].rl for a in ("curriculum", "no_curriculum", "uniform_mix"))
+    assert with_cur.iterations == without.iterations == mix.iterations
+    assert with_cur.curriculum.tasks == mix.curriculum.tasks == cfg.rl_curriculum.tasks
+    assert (with_cur.curriculum.order, mix.curriculum.order) == ("promote", "mix")
     assert without.curriculum.tasks == (cfg.rl_curriculum.tasks[-1],)
-    assert with_cur.env_backend == without.env_backend == "gymnasium"
+    assert with_cur.env_backend == without.env_backend == mix.env_backend == "gymnasium"
+
+
+def test_a_mix_plays_every_task_side_by_side_and_evaluates_the_last() -> None:
+    """The uniform-mix control: env i of a runner plays task i mod n from the start."""
+    from agents.atari_env import rllib_env_creator
+    from agents.ppo import env_config
+    from pipelines.rl.train import _curriculum_state, _mix_task, target_env_config
+
+    cfg = curriculum_arms(load_config("smoke"))["uniform_mix"]
+    assert _curriculum_state(cfg) is None  # no promotion schedule
+    task = _mix_task(cfg)
+    assert task == {"mix": [dict(t) for t in cfg.rl.curriculum.tasks]}
+    env = rllib_env_creator({**env_config(cfg.game, cfg.rl, **task), "num_envs": 4})
+    difficulties = [e.unwrapped.ale.getDifficulty() for e in env.envs]
+    n = len(cfg.rl.curriculum.tasks)
+    assert difficulties == [cfg.rl.curriculum.tasks[i % n]["difficulty"] for i in range(4)]
+    env.close()
+    assert target_env_config(cfg, None)["difficulty"] == cfg.rl.curriculum.tasks[-1]["difficulty"]
 
 
 @pytest.mark.parametrize(("sets", "message"), [
