@@ -43,7 +43,7 @@ from pipelines.data.prep import log_dataset_input
 from pipelines.data.splits import SPLITS
 from pipelines.features.frozen import load_frozen_encoder, standardize
 from pipelines.fewshot.zeroshot import class_embeddings, class_prompts, zero_shot_predict
-from pipelines.multimodal.retrieval import train_clip
+from pipelines.multimodal.retrieval import ClipSettings, train_clip
 
 log = logging.getLogger("arcadelab")
 # Pong's meta-training classes (paddle-height tertiles), kept so its results stay comparable.
@@ -211,7 +211,7 @@ def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
                            "classify")
     raw = [encoder.features(splits[s]) for s in SPLITS]
     feats = dict(zip(SPLITS, standardize(*raw), strict=True))
-    hp = {**fc.model_dump(), "seed": cfg.seed, "epochs": fc.clip_epochs}
+    hp = {**fc.model_dump(), "seed": cfg.seed}
 
     jobs: dict[str, ray.ObjectRef] = {}
     base = [tertiles(splits["train"].ram[:, idx[n]], splits["train"].ram[:, idx[n]])
@@ -220,7 +220,9 @@ def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
         jobs["protonet"] = submit(meta_train_protonet, feats["train"], base, hp)
     if fc.zero_shot:
         clip_data = {s: {"frame": feats[s], "ram": splits[s].ram} for s in SPLITS}
-        jobs["clip"] = submit(train_clip, clip_data, False, hp)
+        clip_settings = ClipSettings(hidden=fc.hidden, epochs=fc.clip_epochs,
+                                     batch_size=fc.batch_size, lr=fc.lr, seed=cfg.seed)
+        jobs["clip"] = submit(train_clip, clip_data, False, clip_settings)
     trained = dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
 
     embeds: dict[str, Callable[[np.ndarray], np.ndarray]] = {"frozen encoder": lambda x: x}
