@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import numpy as np
@@ -27,7 +26,7 @@ import torch
 
 from models.prototypical import ProtoNet, class_prototypes, prototype_logits, prototypical_loss
 from pipelines.core.charts import lines, log_png, log_table
-from pipelines.core.config import ArcadeConfig
+from pipelines.core.config import ArcadeConfig, FewshotConfig
 from pipelines.core.torch_fit import predict, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest
@@ -43,7 +42,7 @@ from pipelines.data.prep import log_dataset_input
 from pipelines.data.splits import SPLITS
 from pipelines.features.frozen import load_frozen_encoder, standardize
 from pipelines.fewshot.zeroshot import class_embeddings, class_prompts, zero_shot_predict
-from pipelines.multimodal.retrieval import train_clip
+from pipelines.multimodal.retrieval import ClipSettings, train_clip
 
 log = logging.getLogger("arcadelab")
 # Pong's meta-training classes (paddle-height tertiles), kept so its results stay comparable.
@@ -155,15 +154,16 @@ def tertiles(values: np.ndarray, train_values: np.ndarray) -> np.ndarray:
     return np.searchsorted(cuts, values, side="right")
 
 
-def meta_train_protonet(x: np.ndarray, tasks: list[np.ndarray], hp: Mapping[str, Any]
+def meta_train_protonet(x: np.ndarray, tasks: list[np.ndarray], fc: FewshotConfig, seed: int
                         ) -> ProtoNet:
-    """Ray task body: episodic training (3-way, 5-shot, 10 queries per class) on base tasks."""
-    torch.manual_seed(int(hp["seed"]))
-    rng = np.random.default_rng(int(hp["seed"]))
-    net = ProtoNet(x.shape[1], int(hp["hidden"]), int(hp["hidden"]) // 2)
-    opt = torch.optim.Adam(net.parameters(), lr=float(hp["lr"]))
+    """Ray task body: episodic training (3-way, 5-shot, 10 queries per class) on base tasks;
+    fc.meta_episodes episodes, width fc.hidden, Adam at fc.lr."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = ProtoNet(x.shape[1], fc.hidden, fc.hidden // 2)
+    opt = torch.optim.Adam(net.parameters(), lr=fc.lr)
     xt = torch.from_numpy(np.array(x))  # a writable copy (Ray hands read-only arrays)
-    for _ in range(int(hp["meta_episodes"])):
+    for _ in range(fc.meta_episodes):
         y = tasks[rng.integers(len(tasks))]
         by_class = [np.flatnonzero(y == c) for c in range(3)]
         if min(len(ix) for ix in by_class) < 2:
@@ -211,16 +211,17 @@ def run_fewshot_stage(cfg: ArcadeConfig, data_path: Path) -> FewshotResult:
                            "classify")
     raw = [encoder.features(splits[s]) for s in SPLITS]
     feats = dict(zip(SPLITS, standardize(*raw), strict=True))
-    hp = {**fc.model_dump(), "seed": cfg.seed, "epochs": fc.clip_epochs}
 
     jobs: dict[str, ray.ObjectRef] = {}
     base = [tertiles(splits["train"].ram[:, idx[n]], splits["train"].ram[:, idx[n]])
             for n in plan.base_tasks]
     if fc.meta_episodes and base:
-        jobs["protonet"] = submit(meta_train_protonet, feats["train"], base, hp)
+        jobs["protonet"] = submit(meta_train_protonet, feats["train"], base, fc, cfg.seed)
     if fc.zero_shot:
         clip_data = {s: {"frame": feats[s], "ram": splits[s].ram} for s in SPLITS}
-        jobs["clip"] = submit(train_clip, clip_data, False, hp)
+        clip_settings = ClipSettings(hidden=fc.hidden, epochs=fc.clip_epochs,
+                                     batch_size=fc.batch_size, lr=fc.lr, seed=cfg.seed)
+        jobs["clip"] = submit(train_clip, clip_data, False, clip_settings)
     trained = dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
 
     embeds: dict[str, Callable[[np.ndarray], np.ndarray]] = {"frozen encoder": lambda x: x}

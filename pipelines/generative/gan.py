@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from mlflow.entities import Metric
 
 from models.dcgan import Discriminator, Generator, discriminator_loss, generator_loss
 from pipelines.core.charts import lines, log_png
-from pipelines.core.config import ArcadeConfig
+from pipelines.core.config import ArcadeConfig, GanConfig
 from pipelines.core.torch_fit import batches, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.modalities import load_modalities
@@ -46,6 +45,26 @@ class GanResult:
                 f"(encoder: {self.encoder})")
 
 
+@dataclass(frozen=True)
+class DcganSettings:
+    """What `train_dcgan` needs: the gan section's numbers, the seed, and the Frechet sample
+    size actually used (gan.fd_samples capped by the train and test frames at hand)."""
+
+    epochs: int
+    batch_size: int
+    z_dim: int
+    width: int
+    lr: float
+    beta1: float
+    fd_samples: int
+    seed: int
+
+    @classmethod
+    def of(cls, gc: GanConfig, seed: int, fd_samples: int) -> DcganSettings:
+        return cls(epochs=gc.epochs, batch_size=gc.batch_size, z_dim=gc.z_dim, width=gc.width,
+                   lr=gc.lr, beta1=gc.beta1, fd_samples=fd_samples, seed=seed)
+
+
 def sample_grid(frames: np.ndarray, cols: int = 8) -> np.ndarray:
     """(N, 84, 84) uint8 -> one tiled uint8 image with 2-pixel white gaps."""
     n, h, w = frames.shape
@@ -66,21 +85,21 @@ def _generate(g: Generator, z: torch.Tensor) -> np.ndarray:
 
 
 def train_dcgan(frames: np.ndarray, test_frames: np.ndarray, encoder_state: dict[str, Any],
-                hp: Mapping[str, Any], run_id: str | None, tracking_uri: str
+                settings: DcganSettings, run_id: str | None, tracking_uri: str
                 ) -> dict[str, Any]:
     """Ray task body: D and G updated in turn each batch (Radford et al. 2016's recipe)."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(settings.seed)
     encoder = FrozenEncoder.from_state(encoder_state)
     real_stats = gaussian_stats(encoder.embed_frames(test_frames))
-    g, d = Generator(int(hp["z_dim"]), int(hp["width"])), Discriminator(int(hp["width"]))
-    betas = (float(hp["beta1"]), 0.999)
-    opt_g = torch.optim.Adam(g.parameters(), lr=float(hp["lr"]), betas=betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=float(hp["lr"]), betas=betas)
-    n_fd = int(hp["fd_samples"])
+    g, d = Generator(settings.z_dim, settings.width), Discriminator(settings.width)
+    betas = (settings.beta1, 0.999)
+    opt_g = torch.optim.Adam(g.parameters(), lr=settings.lr, betas=betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=settings.lr, betas=betas)
+    n_fd = settings.fd_samples
     z_fd = torch.randn(n_fd, g.z_dim, generator=torch.Generator().manual_seed(1))
     z_grid = z_fd[:32]
     client = MlflowClient(tracking_uri) if run_id else None
-    gen = torch.Generator().manual_seed(int(hp["seed"]))
+    gen = torch.Generator().manual_seed(settings.seed)
 
     def evaluate(epoch: int, extra: dict[str, float]) -> float:
         fake = _generate(g, z_fd)
@@ -95,9 +114,9 @@ def train_dcgan(frames: np.ndarray, test_frames: np.ndarray, encoder_state: dict
 
     history = [evaluate(0, {})]
     d_losses, g_losses, seconds = [], [], 0.0
-    for epoch in range(1, int(hp["epochs"]) + 1):
+    for epoch in range(1, settings.epochs + 1):
         start, dl, gl, nb = time.perf_counter(), 0.0, 0.0, 0
-        for batch in batches({"x": frames}, int(hp["batch_size"]), gen):
+        for batch in batches({"x": frames}, settings.batch_size, gen):
             real = batch["x"][:, None].float() / 255.0
             if len(real) < 2:
                 continue  # BatchNorm needs two examples
@@ -115,7 +134,7 @@ def train_dcgan(frames: np.ndarray, test_frames: np.ndarray, encoder_state: dict
         d_losses.append(dl / max(nb, 1))
         g_losses.append(gl / max(nb, 1))
         history.append(evaluate(epoch, {"d_loss": d_losses[-1], "g_loss": g_losses[-1],
-                                        "frames_per_s": nb * int(hp["batch_size"])
+                                        "frames_per_s": nb * settings.batch_size
                                         / max(time.perf_counter() - start, 1e-9)}))
     return {"frechet": history, "d_loss": d_losses, "g_loss": g_losses, "train_time_s": seconds,
             "samples": sample_grid(_generate(g, z_grid))}
@@ -144,9 +163,9 @@ def run_gan_stage(cfg: ArcadeConfig, data_path: Path) -> GanResult:
     floor = frechet_between(encoder.embed_frames(train[rng.choice(len(train), n,
                                                                   replace=False)]),
                             encoder.embed_frames(test))
-    hp = {**gc.model_dump(), "seed": cfg.seed, "fd_samples": n}
+    settings = DcganSettings.of(gc, cfg.seed, fd_samples=n)
     log.info("gan: DCGAN on %d frames for %d epochs (one Ray task)", len(train), gc.epochs)
-    out = ray.get(submit(train_dcgan, train, test, encoder.state(), hp, run.info.run_id,
+    out = ray.get(submit(train_dcgan, train, test, encoder.state(), settings, run.info.run_id,
                          mlflow.get_tracking_uri()))
     log_metrics({"gan/frechet_real_vs_real": floor, "gan/frechet_untrained": out["frechet"][0],
                  "gan/frechet_final": out["frechet"][-1], "gan/train_time_s": out["train_time_s"],

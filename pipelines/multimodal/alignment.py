@@ -4,7 +4,6 @@ softmax over the window (the implicit alignment) drawn on test examples."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from models.alignment import AVCorrespondence
 from models.audio import AudioEncoder
 from models.fusion import mlp
 from pipelines.core.charts import frame_grid
+from pipelines.core.config import MultimodalConfig
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.dataset import DatasetError
 from pipelines.data.game_events import alignment_windows, onsets, sound_events
@@ -43,11 +43,11 @@ def _logits(m: AVCorrespondence, b: dict[str, torch.Tensor]) -> torch.Tensor:
     return m(b["sound"], b["frames"])
 
 
-def train_alignment(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, Any]
+def train_alignment(data: dict[str, dict[str, np.ndarray]], mc: MultimodalConfig, seed: int
                     ) -> dict[str, Any]:
     """Ray task body -> metrics and per-example window probabilities on test."""
-    torch.manual_seed(int(hp["seed"]))
-    h = int(hp["hidden"])
+    torch.manual_seed(seed)
+    h = mc.hidden
     d = data["train"]["frames"].shape[2]
     model = AVCorrespondence(mlp(d, h, h), h, AudioEncoder(feature_dim=h, hidden=h), h,
                              embed_dim=h)
@@ -60,8 +60,8 @@ def train_alignment(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, Any
         return float(np.mean(predict(m, arr, call=_logits).argmax(1) == arr["target"]))
 
     res = fit(model, lambda m, b: m.loss(b["sound"], b["frames"], b["target"]),
-              {k: data["train"][k] for k in cols}, epochs=int(hp["epochs"]),
-              batch_size=int(hp["batch_size"]), lr=float(hp["lr"]), seed=int(hp["seed"]),
+              {k: data["train"][k] for k in cols}, epochs=mc.epochs, batch_size=mc.batch_size,
+              lr=mc.lr, seed=seed,
               score=lambda m: acc(m, "val") if len(data["val"]["target"]) else acc(m, "train"))
     test = {k: data["test"][k] for k in cols}
     logits = predict(res.model, test, call=_logits)

@@ -12,6 +12,7 @@ import torch
 
 from models.audio import log_spectrum
 from models.bimodal_autoencoder import BimodalAutoencoder, modality_dropout
+from pipelines.core.config import MultimodalConfig
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.game_events import sound_events
 from pipelines.data.modalities import ModalSplit
@@ -50,14 +51,14 @@ def _reconstruct(model: BimodalAutoencoder, arrays: Mapping[str, np.ndarray], co
     return out[:, :model.video_dim], out[:, model.video_dim:]
 
 
-def train_bimodal_ae(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, Any]
+def train_bimodal_ae(data: dict[str, dict[str, np.ndarray]], mc: MultimodalConfig, seed: int
                      ) -> dict[str, Any]:
     """Ray task body -> metrics (MSE per modality and input condition, on test steps with a
     sound and on all test steps) and a picture."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(seed)
     tr = data["train"]
     model = BimodalAutoencoder(tr["video"].shape[1], tr["audio"].shape[1],
-                               hidden=4 * int(hp["hidden"]), latent=int(hp["hidden"]))
+                               hidden=4 * mc.hidden, latent=mc.hidden)
 
     def loss(m: BimodalAutoencoder, b: dict[str, torch.Tensor]) -> torch.Tensor:
         v_on, a_on = modality_dropout(len(b["video"]))
@@ -69,9 +70,8 @@ def train_bimodal_ae(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, An
                       + np.mean((a_hat - data["val"]["audio"]) ** 2))
 
     arrays = {"video": tr["video"], "audio": tr["audio"]}
-    res = fit(model, loss, arrays, epochs=int(hp["decoder_epochs"]),
-              batch_size=int(hp["batch_size"]), lr=float(hp["lr"]), seed=int(hp["seed"]),
-              score=score)
+    res = fit(model, loss, arrays, epochs=mc.decoder_epochs, batch_size=mc.batch_size,
+              lr=mc.lr, seed=seed, score=score)
     test = data["test"]
     mean_v, mean_a = tr["video"].mean(0), tr["audio"].mean(0)
     metrics: dict[str, float] = {"train_time_s": res.train_time_s}

@@ -5,7 +5,7 @@ product), tensor and low-rank tensor fusion. One Ray task per variant."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from models.clip import RamEncoder
 from models.fusion import ConcatFusion, ElementwiseFusion, FusionNet, LateFusion, mlp
 from models.modality_inputs import LogSpectrum, RamBits
 from models.tensor_fusion import LowRankFusion, TensorFusion
+from pipelines.core.config import MultimodalConfig
 from pipelines.core.torch_fit import binary_scores, fit, predict, submit
 
 MODALITIES = ("frame", "audio", "ram")
@@ -52,10 +53,11 @@ def input_layer(m: str) -> tuple[nn.Module, int | None]:
     return layer, layer.out_dim
 
 
-def build_model(subset: tuple[str, ...], method: str, frame_dim: int, hp: Mapping[str, Any]
+def build_model(subset: tuple[str, ...], method: str, frame_dim: int, mc: MultimodalConfig
                 ) -> nn.Module:
-    """One fusion variant over `subset`; `method` is one of config.FUSIONS or 'unimodal'."""
-    h, classes = int(hp["hidden"]), 2
+    """One fusion variant over `subset`; `method` is one of config.FUSIONS or 'unimodal'.
+    Sizes from `mc`: hidden, tensor_dim, rank."""
+    h, classes = mc.hidden, 2
     if method == UNIMODAL or len(subset) == 1:
         (m,) = subset
         return FusionNet({m: modality_encoder(m, frame_dim, h, h)}, ConcatFusion([h]),
@@ -66,16 +68,16 @@ def build_model(subset: tuple[str, ...], method: str, frame_dim: int, hp: Mappin
         return FusionNet({m: layer for m, (layer, _) in layers.items()}, ConcatFusion(dims),
                          mlp(sum(dims), h, classes, layers=3))
     if method == "late":
-        return LateFusion({m: build_model((m,), UNIMODAL, frame_dim, hp) for m in subset})
+        return LateFusion({m: build_model((m,), UNIMODAL, frame_dim, mc) for m in subset})
     if method in ("sum", "product"):
         fusion: nn.Module = ElementwiseFusion([h] * len(subset), method)
         dim = h
     elif method == "tensor":
-        dim = int(hp["tensor_dim"])
+        dim = mc.tensor_dim
         fusion = TensorFusion([dim] * len(subset))
     elif method == "lowrank":
         dim = h
-        fusion = LowRankFusion([h] * len(subset), h, int(hp["rank"]))
+        fusion = LowRankFusion([h] * len(subset), h, mc.rank)
     else:
         raise ValueError(f"unknown fusion {method!r}")
     encoders = {m: modality_encoder(m, frame_dim, dim, h) for m in subset}
@@ -91,17 +93,17 @@ def _logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def train_classifier(model: nn.Module, data: dict[str, dict[str, np.ndarray]],
-                     hp: Mapping[str, Any],
+                     mc: MultimodalConfig, seed: int,
                      loss: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor] = _loss
                      ) -> tuple[nn.Module, dict[str, float]]:
-    """Fit on train, keep the epoch with the best validation macro F1, score on test."""
+    """Fit on train (mc.epochs, mc.batch_size, mc.lr), keep the epoch with the best validation
+    macro F1, score on test."""
     def val_macro_f1(m: nn.Module) -> float:
         pred = predict(m, data["val"], call=_logits).argmax(1)
         return binary_scores(data["val"]["y"], pred)["macro_f1"]
 
-    res = fit(model, loss, data["train"], epochs=int(hp["epochs"]),
-              batch_size=int(hp["batch_size"]), lr=float(hp["lr"]), seed=int(hp["seed"]),
-              score=val_macro_f1)
+    res = fit(model, loss, data["train"], epochs=mc.epochs, batch_size=mc.batch_size, lr=mc.lr,
+              seed=seed, score=val_macro_f1)
     pred = predict(res.model, data["test"], call=_logits).argmax(1)
     scores = binary_scores(data["test"]["y"], pred)
     return res.model, {**scores, "val_macro_f1": res.best_score, "train_time_s": res.train_time_s,
@@ -110,22 +112,23 @@ def train_classifier(model: nn.Module, data: dict[str, dict[str, np.ndarray]],
 
 
 def train_variant(data: dict[str, dict[str, np.ndarray]], subset: tuple[str, ...], method: str,
-                  hp: Mapping[str, Any]) -> dict[str, Any]:
+                  mc: MultimodalConfig, seed: int) -> dict[str, Any]:
     """Ray task body: one fusion variant, trained and scored."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(seed)
     frame_dim = data["train"]["frame"].shape[1]
-    _, scores = train_classifier(build_model(subset, method, frame_dim, hp), data, hp)
+    _, scores = train_classifier(build_model(subset, method, frame_dim, mc), data, mc, seed)
     return {"subset": subset_name(subset), "modalities": len(subset), "method": method,
             **scores}
 
 
-def run_fusion(data_ref: ray.ObjectRef, fusions: tuple[str, ...], hp: Mapping[str, Any]
+def run_fusion(data_ref: ray.ObjectRef, mc: MultimodalConfig, seed: int
                ) -> list[ray.ObjectRef]:
-    """Submit every variant: each unimodal model once, each fusion for every 2+ subset."""
+    """Submit every variant: each unimodal model once, each of `mc.fusions` for every 2+
+    subset."""
     refs = []
     for subset in subsets():
-        for method in ([UNIMODAL] if len(subset) == 1 else fusions):
-            refs.append(submit(train_variant, data_ref, subset, method, hp))
+        for method in ([UNIMODAL] if len(subset) == 1 else mc.fusions):
+            refs.append(submit(train_variant, data_ref, subset, method, mc, seed))
     return refs
 
 

@@ -5,6 +5,7 @@ tower; cross-modal retrieval recall@k on the test split."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,23 @@ from models.clip import FrameRamCLIP, RamEncoder
 from models.clip_loss import recall_at_k
 from models.coordinated import TriModalCLIP
 from models.fusion import mlp
+from pipelines.core.config import MultimodalConfig
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.game_events import sound_events
 from pipelines.data.splits import SPLITS
 from pipelines.multimodal.inputs import MMInputs
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """What `train_clip` needs; the multimodal and the few-shot stage fill it from their own
+    sections (few-shot: epochs = fewshot.clip_epochs)."""
+
+    hidden: int  # width of the towers and of the shared embedding
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
 
 
 def retrieval_arrays(inp: MMInputs) -> dict[str, dict[str, np.ndarray]]:
@@ -46,11 +60,11 @@ def embed(model: FrameRamCLIP | TriModalCLIP, arrays: Mapping[str, np.ndarray]
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
-def train_clip(data: dict[str, dict[str, np.ndarray]], audio: bool, hp: Mapping[str, Any],
-               epochs: int | None = None) -> tuple[FrameRamCLIP | TriModalCLIP, float]:
+def train_clip(data: dict[str, dict[str, np.ndarray]], audio: bool, settings: ClipSettings
+               ) -> tuple[FrameRamCLIP | TriModalCLIP, float]:
     """Train a two- or three-tower CLIP; keeps the epoch with the best val frame->RAM R@1."""
-    torch.manual_seed(int(hp["seed"]))
-    model = build_clip(data["train"]["frame"].shape[1], int(hp["hidden"]), audio)
+    torch.manual_seed(settings.seed)
+    model = build_clip(data["train"]["frame"].shape[1], settings.hidden, audio)
     cols = ("frame", "ram", "sound") if audio else ("frame", "ram")
 
     def loss(m: FrameRamCLIP | TriModalCLIP, b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -62,15 +76,17 @@ def train_clip(data: dict[str, dict[str, np.ndarray]], audio: bool, hp: Mapping[
         return recall_at_k(e["frame"], e["ram"], (1,))[1]
 
     res = fit(model, loss, {k: data["train"][k] for k in cols},
-              epochs=int(epochs or hp["epochs"]), batch_size=int(hp["batch_size"]),
-              lr=float(hp["lr"]), seed=int(hp["seed"]), score=score, min_batch=2)
+              epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+              seed=settings.seed, score=score, min_batch=2)
     return res.model, res.train_time_s
 
 
-def train_retrieval(data: dict[str, dict[str, np.ndarray]], audio: bool, hp: Mapping[str, Any]
-                    ) -> dict[str, Any]:
+def train_retrieval(data: dict[str, dict[str, np.ndarray]], audio: bool, mc: MultimodalConfig,
+                    seed: int) -> dict[str, Any]:
     """Ray task body -> recall@1/@5 both ways (and audio->frame/RAM on steps with a sound)."""
-    model, seconds = train_clip(data, audio, hp)
+    settings = ClipSettings(hidden=mc.hidden, epochs=mc.epochs, batch_size=mc.batch_size,
+                            lr=mc.lr, seed=seed)
+    model, seconds = train_clip(data, audio, settings)
     e = embed(model, data["test"])
     m: dict[str, float] = {"train_time_s": seconds, "test_pairs": float(len(e["frame"]))}
     for (a, b) in (("frame", "ram"), ("ram", "frame")):

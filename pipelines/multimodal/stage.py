@@ -76,28 +76,29 @@ def run_multimodal_stage(cfg: ArcadeConfig, data_path: Path) -> MultimodalResult
     mlflow.set_tag("arcadelab.frame_encoder", encoder.source)
     log.info("multimodal: frame features from %s", encoder.source)
     inp = prepare_inputs(encoder, splits)
-    hp = {**mc.model_dump(), "seed": cfg.seed}
     # Inputs that can be refused (too few sound onsets) are built before any task starts.
     align = alignment_arrays(inp, mc.align_window) if "alignment" in mc.parts else None
     refs: dict[str, Any] = {}
     if "fusion" in mc.parts or "colearning" in mc.parts:
         events = ray.put(event_arrays(inp, mc.horizon))
         if "fusion" in mc.parts:
-            refs["fusion"] = run_fusion(events, mc.fusions, hp)
+            refs["fusion"] = run_fusion(events, mc, cfg.seed)
         if "colearning" in mc.parts:
-            refs["colearning"] = submit(train_colearning, events, hp)
+            refs["colearning"] = submit(train_colearning, events, mc, cfg.seed)
     if "autoencoder" in mc.parts:
-        refs["autoencoder"] = submit(train_bimodal_ae, ae_arrays(splits), hp)
+        refs["autoencoder"] = submit(train_bimodal_ae, ae_arrays(splits), mc, cfg.seed)
     if align is not None:
-        refs["alignment"] = submit(train_alignment, align, hp)
+        refs["alignment"] = submit(train_alignment, align, mc, cfg.seed)
     if "translation" in mc.parts:
         if inp.labels:
             refs["frame_to_ram"] = submit(train_frame_to_ram, frame_to_ram_arrays(inp),
-                                          inp.labels, hp)
-        refs["ram_to_frame"] = submit(train_ram_to_frame, ram_to_frame_arrays(inp), hp)
+                                          inp.labels, mc, cfg.seed)
+        refs["ram_to_frame"] = submit(train_ram_to_frame, ram_to_frame_arrays(inp), mc,
+                                      cfg.seed)
     if "retrieval" in mc.parts:
         data = ray.put(retrieval_arrays(inp))
-        refs["retrieval"] = [submit(train_retrieval, data, audio, hp) for audio in (False, True)]
+        refs["retrieval"] = [submit(train_retrieval, data, audio, mc, cfg.seed)
+                             for audio in (False, True)]
     log.info("multimodal: %d Ray tasks submitted",
              sum(len(v) if isinstance(v, list) else 1 for v in refs.values()))
 

@@ -3,7 +3,6 @@ frame (a decoder that draws the 84x84 screen from the 128 RAM bytes)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 
 from models.translation import FrameToRam, RamToFrame, foreground_weighted_mse
 from pipelines.core.charts import recon_grid
+from pipelines.core.config import MultimodalConfig
 from pipelines.core.torch_fit import fit, predict
 from pipelines.data.splits import SPLITS
 from pipelines.features.standardize import Standardizer
@@ -26,15 +26,15 @@ def frame_to_ram_arrays(inp: MMInputs) -> dict[str, dict[str, np.ndarray]]:
 
 
 def train_frame_to_ram(data: dict[str, dict[str, np.ndarray]], labels: tuple[str, ...],
-                       hp: Mapping[str, Any]) -> dict[str, Any]:
+                       mc: MultimodalConfig, seed: int) -> dict[str, Any]:
     """Ray task body: MSE regression of the standardised labels; test MAE (RAM units) and R^2
     per variable, against predicting the train mean."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(seed)
     y_tr = data["train"]["target"]
     scale = Standardizer.fit(y_tr)
     arrays = {s: {"frame": data[s]["frame"], "z": scale.transform(data[s]["target"])}
               for s in SPLITS}
-    h = int(hp["hidden"])
+    h = mc.hidden
     model = FrameToRam(torch.nn.Identity(), arrays["train"]["frame"].shape[1], len(labels), h)
 
     def call(m: FrameToRam, b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -44,8 +44,7 @@ def train_frame_to_ram(data: dict[str, dict[str, np.ndarray]], labels: tuple[str
         return -float(np.mean((predict(m, arrays["val"], call=call) - arrays["val"]["z"]) ** 2))
 
     res = fit(model, lambda m, b: F.mse_loss(m(b["frame"]), b["z"]), arrays["train"],
-              epochs=int(hp["epochs"]), batch_size=int(hp["batch_size"]), lr=float(hp["lr"]),
-              seed=int(hp["seed"]), score=score)
+              epochs=mc.epochs, batch_size=mc.batch_size, lr=mc.lr, seed=seed, score=score)
     pred = scale.inverse(predict(res.model, arrays["test"], call=call))
     truth = data["test"]["target"]
     metrics: dict[str, float] = {"train_time_s": res.train_time_s}
@@ -64,16 +63,16 @@ def ram_to_frame_arrays(inp: MMInputs) -> dict[str, dict[str, np.ndarray]]:
             for s in SPLITS}
 
 
-def train_ram_to_frame(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, Any]
+def train_ram_to_frame(data: dict[str, dict[str, np.ndarray]], mc: MultimodalConfig, seed: int
                        ) -> dict[str, Any]:
     """Ray task body: RamToFrame trained with the foreground-weighted MSE against the median
     background; test MSE overall and on foreground pixels, against drawing the background."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(seed)
     background = torch.from_numpy(np.median(data["train"]["frame"], axis=0)
                                   .astype(np.float32) / 255.0)
-    h = int(hp["hidden"])
+    h = mc.hidden
     model = RamToFrame(84, 84, feature_dim=2 * h, hidden=4 * h)
-    weight = float(hp["foreground_weight"])
+    weight = mc.foreground_weight
 
     def loss(m: RamToFrame, b: dict[str, torch.Tensor]) -> torch.Tensor:
         return foreground_weighted_mse(m(b["ram"]), b["frame"].float() / 255.0, background,
@@ -86,9 +85,8 @@ def train_ram_to_frame(data: dict[str, dict[str, np.ndarray]], hp: Mapping[str, 
         return -_errors(predict(m, data["val"], call=call), data["val"]["frame"],
                         background.numpy())["fg_mse"]
 
-    res = fit(model, loss, data["train"], epochs=int(hp["decoder_epochs"]),
-              batch_size=int(hp["batch_size"]), lr=float(hp["lr"]), seed=int(hp["seed"]),
-              score=score)
+    res = fit(model, loss, data["train"], epochs=mc.decoder_epochs, batch_size=mc.batch_size,
+              lr=mc.lr, seed=seed, score=score)
     test = data["test"]
     pred = predict(res.model, test, call=call)
     bg = background.numpy()

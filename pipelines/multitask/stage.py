@@ -28,7 +28,7 @@ from models.encoder import EncoderSpec, build_encoder
 from models.fusion import mlp
 from models.multitask import HardSharing, SoftSharing
 from pipelines.core.charts import grouped_bars, log_png, log_table
-from pipelines.core.config import ArcadeConfig
+from pipelines.core.config import ArcadeConfig, MultitaskConfig
 from pipelines.core.torch_fit import batches, fit, predict, submit
 from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError
@@ -70,11 +70,12 @@ def _inputs(arrays: Mapping[str, np.ndarray], b: Mapping[str, torch.Tensor]) -> 
     return torch.from_numpy(arrays["frames"][b["stack"].numpy()])
 
 
-def build(scheme: str, tasks: int, hp: Mapping[str, Any], in_dim: int | None = None
+def build(scheme: str, tasks: int, mt: MultitaskConfig, in_dim: int | None = None
           ) -> nn.Module:
-    """The scheme's model over `tasks` heads; `in_dim` (feature size) for the features trunk."""
-    out = int(hp["feature_dim"])
-    if hp["trunk"] == "cnn":
+    """The scheme's model over `tasks` heads (trunk, sizes and soft penalty from `mt`);
+    `in_dim` (feature size) for the features trunk."""
+    out = mt.feature_dim
+    if mt.trunk == "cnn":
         spec = EncoderSpec(in_channels=STACK, height=SMALL, width=SMALL, feature_dim=out)
 
         def make() -> nn.Module:
@@ -84,11 +85,11 @@ def build(scheme: str, tasks: int, hp: Mapping[str, Any], in_dim: int | None = N
             raise ValueError("the features trunk needs in_dim")
 
         def make() -> nn.Module:
-            return mlp(in_dim, int(hp["hidden"]), out)
+            return mlp(in_dim, mt.hidden, out)
     if scheme in ("single", "hard"):
         return HardSharing(make(), out, tasks)
     if scheme == "soft":
-        return SoftSharing(make, out, tasks, penalty=float(hp["soft_penalty"]))
+        return SoftSharing(make, out, tasks, penalty=mt.soft_penalty)
     raise ValueError(f"unknown multi-task scheme {scheme!r}")
 
 
@@ -103,12 +104,12 @@ def train_flops_per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor) 
 
 
 def train_scheme(data: dict[str, dict[str, np.ndarray]], scheme: str, task_idx: list[int],
-                 hp: Mapping[str, Any]) -> dict[str, Any]:
+                 mt: MultitaskConfig, seed: int) -> dict[str, Any]:
     """Ray task body: one model over the tasks `task_idx` -> test F1 per task and its cost."""
-    torch.manual_seed(int(hp["seed"]))
+    torch.manual_seed(seed)
     tr = data["train"]
     in_dim = tr["x"].shape[1] if "x" in tr else None
-    model = build(scheme, len(task_idx), hp, in_dim)
+    model = build(scheme, len(task_idx), mt, in_dim)
     keys = ("x",) if "x" in tr else ("stack",)
 
     def arrays(split: str) -> dict[str, np.ndarray]:
@@ -124,12 +125,12 @@ def train_scheme(data: dict[str, dict[str, np.ndarray]], scheme: str, task_idx: 
         return [weighted_f1(y[:, i], pred[:, i]) for i in range(len(task_idx))]
 
     res = fit(model, lambda m, b: m.loss(_inputs(tr, b), b["y"]), arrays("train"),
-              epochs=int(hp["epochs"]), batch_size=int(hp["batch_size"]), lr=float(hp["lr"]),
-              seed=int(hp["seed"]), score=lambda m: float(np.mean(f1s(m, "val"))))
+              epochs=mt.epochs, batch_size=mt.batch_size, lr=mt.lr, seed=seed,
+              score=lambda m: float(np.mean(f1s(m, "val"))))
     return {"scheme": scheme, "tasks": task_idx, "f1": f1s(res.model, "test"),
             "params": float(sum(p.numel() for p in model.parameters())),
             "flops_per_example": flops, "train_time_s": res.train_time_s,
-            "examples": float(len(tr["labels"]) * int(hp["epochs"]))}
+            "examples": float(len(tr["labels"]) * mt.epochs)}
 
 
 def run_multitask_stage(cfg: ArcadeConfig, data_path: Path) -> MultitaskResult:
@@ -158,14 +159,13 @@ def run_multitask_stage(cfg: ArcadeConfig, data_path: Path) -> MultitaskResult:
         feats = dict(zip(SPLITS, standardize(*raw), strict=True))
     data = ray.put({s: task_arrays(splits[s], feats[s], rows if s == "train" else None)
                     for s in SPLITS})
-    hp = {**mt.model_dump(), "seed": cfg.seed}
     every = list(range(len(labels)))
     jobs = []
     for scheme in mt.schemes:
         if scheme == "single":
-            jobs += [submit(train_scheme, data, "single", [t], hp) for t in every]
+            jobs += [submit(train_scheme, data, "single", [t], mt, cfg.seed) for t in every]
         else:
-            jobs.append(submit(train_scheme, data, scheme, every, hp))
+            jobs.append(submit(train_scheme, data, scheme, every, mt, cfg.seed))
     log.info("multitask: %d Ray tasks over %d labels", len(jobs), len(labels))
     table = _table(ray.get(jobs), labels, mt.schemes)
     metrics = {}

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from pipelines.core.config import FUSIONS
+from pipelines.core.config import FUSIONS, MultimodalConfig
 from pipelines.multimodal.fusion import UNIMODAL, build_model, fusion_grid, subset_name, subsets
 
-HP = {"hidden": 8, "tensor_dim": 3, "rank": 2}
+MC = MultimodalConfig(hidden=8, tensor_dim=3, rank=2)
 
 
 def test_subsets() -> None:
@@ -24,11 +24,11 @@ def test_every_variant_runs(method: str) -> None:
                                                                  dtype=torch.uint8),
              "ram": torch.randint(0, 256, (5, 128), dtype=torch.uint8)}
     for subset in subsets()[3:]:
-        out = build_model(subset, method, 6, HP)(batch)
+        out = build_model(subset, method, 6, MC)(batch)
         assert out.shape == (5, 2) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="unknown fusion"):
-        build_model(("frame", "ram"), "max", 6, HP)
-    assert build_model(("audio",), UNIMODAL, 6, HP)(batch).shape == (5, 2)
+        build_model(("frame", "ram"), "max", 6, MC)
+    assert build_model(("audio",), UNIMODAL, 6, MC)(batch).shape == (5, 2)
 
 
 def test_fusion_grid_orders_rows_and_columns() -> None:

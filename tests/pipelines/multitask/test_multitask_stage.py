@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from pipelines.core.config import MultitaskConfig
 from pipelines.multitask.stage import _table, build, train_scheme
 
-HP = {"trunk": "features", "hidden": 16, "feature_dim": 8, "soft_penalty": 0.01, "epochs": 15,
-      "batch_size": 16, "lr": 1e-2, "seed": 0}
+MT = MultitaskConfig(trunk="features", hidden=16, feature_dim=8, soft_penalty=0.01, epochs=15,
+                     batch_size=16, lr=1e-2)
+SEED = 0
 
 
 def _data() -> dict[str, dict[str, np.ndarray]]:
@@ -25,9 +27,9 @@ def _data() -> dict[str, dict[str, np.ndarray]]:
 
 def test_schemes_train_and_report_their_cost() -> None:
     data = _data()
-    single = [train_scheme(data, "single", [t], HP) for t in (0, 1)]
-    hard = train_scheme(data, "hard", [0, 1], HP)
-    soft = train_scheme(data, "soft", [0, 1], HP)
+    single = [train_scheme(data, "single", [t], MT, SEED) for t in (0, 1)]
+    hard = train_scheme(data, "hard", [0, 1], MT, SEED)
+    soft = train_scheme(data, "soft", [0, 1], MT, SEED)
     for r in (*single, hard, soft):
         assert all(0 <= f <= 1 for f in r["f1"]) and r["flops_per_example"] > 0
     assert hard["f1"][0] > 0.6 and hard["f1"][1] > 0.6  # sign of a feature: easy to learn
@@ -40,10 +42,10 @@ def test_schemes_train_and_report_their_cost() -> None:
 
 
 def test_cnn_trunk_builds_on_frame_stacks() -> None:
-    model = build("soft", 2, {**HP, "trunk": "cnn"})
+    model = build("soft", 2, MT.model_copy(update={"trunk": "cnn"}))
     x = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
     assert model(x).shape == (2, 2, 256)
     with pytest.raises(ValueError, match="in_dim"):
-        build("hard", 2, HP)
+        build("hard", 2, MT)
     with pytest.raises(ValueError, match="unknown"):
-        build("mixed", 2, HP, in_dim=6)
+        build("mixed", 2, MT, in_dim=6)
