@@ -18,6 +18,8 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
+from agents.ale_facts import rom_facts
+
 # Name under which RLlib env runners build the policy env (see `rllib_env_creator`).
 RLLIB_ENV_NAME = "arcadelab/atari"
 
@@ -57,15 +59,10 @@ def rom_sha256(game: str) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@cache
 def minimal_action_meanings(game: str) -> tuple[str, ...]:
     """The game's minimal action set, by name, in the order of its env's `Discrete` actions
-    (Pong: NOOP, FIRE, RIGHT, LEFT, RIGHTFIRE, LEFTFIRE)."""
-    # Static, and before the interface exists: its constructor prints the ALE banner otherwise.
-    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-    ale = ale_py.ALEInterface()
-    ale.loadROM(ale_py.roms.get_rom_path(rom_name(game)))
-    return tuple(a.name for a in ale.getMinimalActionSet())
+    (Pong: NOOP, FIRE, RIGHT, LEFT, RIGHTFIRE, LEFTFIRE); from the shipped ROM facts."""
+    return tuple(rom_facts(rom_name(game))["minimal_actions"])
 
 
 def policy_actions(game: str, actions: ActionSet = "full") -> tuple[int, ...]:

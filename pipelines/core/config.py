@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from agents.ale_facts import rom_facts
 from agents.atari_env import check_game_id, rom_name
 
 STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
@@ -268,16 +269,11 @@ class TransferConfig(_Section):
         return _distinct(v, "modes must be distinct and non-empty")
 
 
-@functools.cache
 def game_variants(game: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(modes, difficulties) the game's ROM offers, as ALE reports them (Pong: 0-1, 0-3)."""
-    import ale_py
-
-    # Static, and before the interface exists: its constructor prints the ALE banner otherwise.
-    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-    ale = ale_py.ALEInterface()
-    ale.loadROM(ale_py.roms.get_rom_path(rom_name(game)))
-    return tuple(ale.getAvailableModes()), tuple(ale.getAvailableDifficulties())
+    """(modes, difficulties) the game's ROM offers (Pong: 0-1, 0-3), from the ROM facts
+    agents/ship (no emulator started to validate a config)."""
+    facts = rom_facts(rom_name(game))
+    return tuple(facts["modes"]), tuple(facts["difficulties"])
 
 
 class PolicyTransferConfig(_Section):
