@@ -199,7 +199,7 @@ def rl_runs(client: MlflowClient) -> dict[tuple[str, int], list[Run]]:
 def seconds_spent(runs: Iterable[Run]) -> float:
     """Wall seconds of a run's earlier MLflow runs (each resume is one) that have ended."""
     return sum((r.info.end_time - r.info.start_time) / 1000 for r in runs
-               if r.info.end_time and r.info.start_time)
+               if r.info.end_time)
 
 
 def env_steps_now(client: MlflowClient, key: tuple[str, int]) -> int | None:

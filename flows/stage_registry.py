@@ -123,8 +123,8 @@ def _frozen_stage(name: str, task: str, result: str, doc: str,
                   reads: Callable[[ArcadeConfig], tuple[str, ...]] = lambda cfg: _FROZEN_READS,
                   **extra: Any) -> Stage:
     """A stage over the dataset and a frozen registered encoder (`<name>.encoder`)."""
+    extra.setdefault("models", lambda cfg: _frozen_encoders(getattr(cfg, name).encoder))
     return Stage(name, task, result, doc, upstream=_FROZEN_UPSTREAM, reads=reads,
-                 models=lambda cfg: _frozen_encoders(getattr(cfg, name).encoder),
                  needs_data=True, **extra)
 
 
@@ -145,8 +145,11 @@ _ENTRIES: tuple[Stage, ...] = (
     _frozen_stage("multitask", _FAMILY_TASK.format("multitask"),
                   "pipelines.multitask.stage.MultitaskResult", "Single-task, hard-sharing and "
                   "soft-sharing models of the RAM variables.",
+                  # A CNN trunk trains its own encoder: no registered one, no fallback.
                   reads=lambda cfg: _FROZEN_READS if cfg.multitask.trunk == "features"
-                  else ("data",)),
+                  else ("data",),
+                  models=lambda cfg: _frozen_encoders(cfg.multitask.encoder)
+                  if cfg.multitask.trunk == "features" else []),
     _frozen_stage("gan", _FAMILY_TASK.format("gan"), "pipelines.generative.gan.GanResult",
                   "DCGAN on game frames, Frechet distance in the frozen encoder's feature "
                   "space."),
