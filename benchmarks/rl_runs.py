@@ -408,7 +408,7 @@ def plot(df: pd.DataFrame, out: Path) -> None:
         variants = sorted({(int(m), int(d)) for m, d in zip(sub["mode"], sub["difficulty"],
                                                               strict=True)})
         where = ", ".join(f"m{m} d{d}" for m, d in variants)
-        ax.plot(grid / 1e6, mean, color=f"C{i}", lw=2.2,
+        ax.plot(grid / 1e6, mean, "o-", ms=3, color=f"C{i}", lw=2.2,
                 label=f"{name} on {where} (mean of {seeds} seed{'s' if seeds > 1 else ''})")
     ax.axhline(0, color="grey", ls=":", lw=0.8)
     ax.set(xlabel="env steps (millions)", ylim=(-22, 22),
