@@ -17,6 +17,13 @@ from pipelines.data.prep import rollout_specs
 from pipelines.data.rollouts import collect_rollout, decode_bytes
 
 MIN_USABLE = 3
+# Known shortfalls (issue 18), strict: the test fails once one is fixed, so this list shrinks.
+SHORT = {
+    "freeway": "2 single-byte labels, and a random agent never scores; AtariARI flattens its "
+               "enemy_car_x list into 10 single-byte labels, which we do not yet probe",
+    "ms_pacman": "the smoke preset's 60-step episodes are all start-up tune (nothing moves "
+                 "before ~100 steps; with 100-step episodes 13 labels are usable, measured)",
+}
 
 
 def game_id(rom: str) -> str:
@@ -26,7 +33,9 @@ def game_id(rom: str) -> str:
     return ids[0]
 
 
-@pytest.mark.parametrize("rom", annotated_games())
+@pytest.mark.parametrize("rom", [
+    pytest.param(r, marks=pytest.mark.xfail(reason=SHORT[r], strict=True)) if r in SHORT else r
+    for r in annotated_games()])
 def test_smoke_data_of_every_annotated_game_has_usable_labels(rom: str) -> None:
     cfg = load_config("smoke", sets=(f"game={game_id(rom)}",))  # validates for this game
     rams = np.concatenate([decode_bytes(collect_rollout(spec)[1].column("ram"), RAM_BYTES)

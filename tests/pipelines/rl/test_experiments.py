@@ -58,7 +58,7 @@ def test_a_mix_plays_every_task_side_by_side_and_evaluates_the_last() -> None:
     task = _mix_task(cfg)
     assert task == {"mix": [dict(t) for t in cfg.rl.curriculum.tasks]}
     env = rllib_env_creator({**env_config(cfg.game, cfg.rl, **task), "num_envs": 4})
-    difficulties = [e.unwrapped.ale.getDifficulty() for e in env.envs]
+    difficulties = [e.unwrapped._game_difficulty for e in env.envs]  # what ALE was set to
     n = len(cfg.rl.curriculum.tasks)
     assert difficulties == [cfg.rl.curriculum.tasks[i % n]["difficulty"] for i in range(4)]
     env.close()
