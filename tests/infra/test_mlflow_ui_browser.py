@@ -85,12 +85,25 @@ def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> No
         page.set_default_timeout(timeout)
         expect.set_options(timeout=timeout)
 
-        # Where a person starts: the experiments list; a click opens the experiment on its
-        # runs (arcadelab tags it a model-training experiment, not MLflow's GenAI overview).
+        # Where a person starts: the experiments list, then a click on the experiment. MLflow
+        # 3.17's UI opens a fresh profile in its GenAI view, where an experiment lands on a
+        # traces overview whatever its kind; a person switches to "Model training" once (the
+        # UI remembers it) and the experiment shows its runs.
         page.goto(f"{ui}/#/experiments")
         page.get_by_role("link", name="arcadelab/pipeline", exact=True).first.click()
+        page.wait_for_url(f"**/experiments/{exp.experiment_id}**")
+        _dismiss_guidance(page)
+        if "workflowType=machine_learning" not in page.url:
+            page.get_by_text("Model training", exact=True).first.click()
+            page.wait_for_url("**workflowType=machine_learning**")
+            _dismiss_guidance(page)
         row = page.get_by_role("row").filter(has_text=parent.info.run_name)
-        expect(row.first).to_be_visible()
+        try:
+            expect(row.first).to_be_visible()
+        except AssertionError:
+            page.screenshot(path=str(smoke_store / "landed.png"))
+            raise AssertionError(f"the experiment opened on {page.url}, not its runs (page: "
+                                 f"{smoke_store / 'landed.png'})") from None
         close = page.get_by_role("button", name="Close")  # the assistant side panel
         if close.count():
             close.first.click()
@@ -124,6 +137,17 @@ def test_a_user_sees_runs_metrics_and_pictures(ui: str, smoke_store: Path) -> No
                                    arg=img.element_handle())
             view.close()
         browser.close()
+
+
+def _dismiss_guidance(page: object) -> None:
+    """MLflow 3's one-time feature tips ("Got it") sit over the page on a fresh profile."""
+    for name in ("Got it", "Close guidance"):
+        button = page.get_by_role("button", name=name)  # type: ignore[attr-defined]
+        try:
+            button.first.click(timeout=5_000)
+            return
+        except Exception:  # no tip shown: nothing to dismiss
+            continue
 
 
 def _walk(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:

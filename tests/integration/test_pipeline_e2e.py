@@ -103,7 +103,7 @@ def test_smoke_pipeline_end_to_end(tmp_path: Path) -> None:
 
     # RL experiments: one nested run per arm and the comparison in the experiment's run.
     for stage, arms in (("transfer", ("scratch", "frozen", "finetune")),
-                        ("rl_curriculum", ("curriculum", "no_curriculum")),
+                        ("rl_curriculum", ("curriculum", "no_curriculum", "uniform_mix")),
                         ("algorithms", ("ppo", "reinforce"))):
         exp_run = children[stage]
         arm_runs = {r.data.tags["arcadelab.stage"] for r in runs
