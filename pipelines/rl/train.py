@@ -37,16 +37,12 @@ from pipelines.core.model_refs import policy_aliases
 from pipelines.core.progress import progress
 from pipelines.core.tracking import log_metrics
 from pipelines.rl.policy_video import record_gif
+from pipelines.rl.resume_match import resume_differences, resume_fields
 
 log = logging.getLogger("arcadelab")
 
 # Env-step marks at which the learning benchmark reads the evaluation return.
 EVAL_MARKS = (250_000, 500_000, 1_000_000, 2_000_000)
-# Fields that only say how long or how often: a resumed run may change them.
-_RUN_LENGTH_FIELDS = ("iterations", "checkpoint_every", "evaluation_every",
-                      "evaluation_episodes", "video_max_steps", "register_policy",
-                      "num_env_runners", "num_learners", "num_gpus_per_learner",
-                      "env_threads", "torch_threads")
 
 
 class RLError(ValueError):
@@ -144,9 +140,8 @@ def pretrained_encoder(cfg: ArcadeConfig) -> tuple[EncoderSpec, dict[str, torch.
 
 
 def resume_key(cfg: ArcadeConfig) -> str:
-    """What must match for `--resume`: the science of the RL run, not its length."""
-    rl = cfg.rl.model_dump(mode="json", exclude=set(_RUN_LENGTH_FIELDS))
-    return config_digest({"game": cfg.game, "seed": cfg.seed, "rl": rl})
+    """A digest of what must match for `--resume` (the science of the RL run, not its length)."""
+    return config_digest(resume_fields(cfg))
 
 
 def _pointer(cfg: ArcadeConfig) -> Path:
@@ -160,9 +155,13 @@ def latest_checkpoint(cfg: ArcadeConfig) -> dict[str, Any]:
         raise RLError(f"--resume: no RL checkpoint recorded in {pointer.parent} (run "
                       "`arcadelab rl` first, with the same --work-dir)")
     info = json.loads(pointer.read_text())
-    if info.get("key") != resume_key(cfg):
+    if "config" in info:  # field by field: fields added since the checkpoint keep defaults
+        differs = resume_differences(info["config"], cfg)
+    else:  # a record from before fields were kept: only the digest can be compared
+        differs = [] if info.get("key") == resume_key(cfg) else ["game, seed or rl (digest)"]
+    if differs:
         raise RLError(f"--resume: the checkpoint {info.get('path')} was trained with a "
-                      "different game, seed or RL config; resume with the same config "
+                      f"different config: {'; '.join(differs)}. Resume with the same config "
                       "(only rl.iterations and other run-length settings may change)")
     path = Path(info["path"])
     if not path.is_dir() or not any(path.iterdir()):
@@ -183,7 +182,7 @@ def _save_checkpoint(algo: Algorithm, ckpt_root: Path, cfg: ArcadeConfig, run_id
     pointer = _pointer(cfg)
     pointer.parent.mkdir(parents=True, exist_ok=True)
     info = {"path": str(final), "iteration": algo.iteration, "run_id": run_id,
-            "key": resume_key(cfg), "curriculum_task": task}
+            "key": resume_key(cfg), "config": resume_fields(cfg), "curriculum_task": task}
     tmp_ptr = pointer.with_suffix(".tmp")
     tmp_ptr.write_text(json.dumps(info, indent=2))
     os.replace(tmp_ptr, pointer)
