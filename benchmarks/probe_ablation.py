@@ -30,6 +30,7 @@ from pipelines.core.config import config_digest
 from pipelines.data.dataset import FRAME_SHAPE, load_manifest, read_split
 from pipelines.data.splits import SPLITS
 from pipelines.data.views import complete_stacks, stack_frames
+from pipelines.features.extract import encode
 from pipelines.features.probes import fit_linear_probe, weighted_f1
 
 # Near-duplicates are judged on 105x80 frames (half resolution), as in the measurement.
@@ -79,15 +80,12 @@ def complete(s: Split, view: str) -> np.ndarray:
                            for a, b in itertools.pairwise(bounds)])
 
 
-@torch.no_grad()
 def features(obs: np.ndarray, view: str, seed: int, feature_dim: int, relu: bool
              ) -> np.ndarray:
     torch.manual_seed(seed)
     c, h, w = obs.shape[1:]
-    enc = build_encoder(EncoderSpec(in_channels=c, height=h, width=w,
-                                    feature_dim=feature_dim)).eval()
-    out = np.concatenate([enc(torch.from_numpy(np.ascontiguousarray(obs[i:i + 512]))).numpy()
-                          for i in range(0, len(obs), 512)])
+    enc = build_encoder(EncoderSpec(in_channels=c, height=h, width=w, feature_dim=feature_dim))
+    out = encode(enc, obs, batch_size=512)
     return np.maximum(out, 0) if relu else out
 
 

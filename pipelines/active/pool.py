@@ -23,13 +23,14 @@ import ray
 import torch
 from ray.data import DataContext
 
-from models.encoder import EncoderSpec, build_encoder
+from models.encoder import EncoderSpec
 from pipelines.core.config import config_digest
 from pipelines.core.registry import RegistryError, encoder_or_random
 from pipelines.data.dataset import DatasetError, Manifest, shard_paths, verify
 from pipelines.data.labels import extract_labels
 from pipelines.data.splits import SPLITS
 from pipelines.data.views import stack_frames, view_shape
+from pipelines.features.extract import encode, rebuild_encoder
 
 log = logging.getLogger("arcadelab")
 
@@ -48,9 +49,7 @@ class Encoder:
         return self.source.startswith("random")
 
     def module(self) -> torch.nn.Module:
-        enc = build_encoder(self.spec)
-        enc.load_state_dict(self.weights)
-        return enc.eval()
+        return rebuild_encoder(self.spec, self.weights)
 
 
 def _view_of(spec: EncoderSpec) -> str:
@@ -108,16 +107,11 @@ def _encode_episode(batch: dict[str, np.ndarray], view: str, spec: dict[str, Any
     order = np.argsort(batch["step"], kind="stable")
     frames = np.frombuffer(b"".join(batch["frame"][order]), np.uint8).reshape(-1, 210, 160)
     obs = stack_frames(frames, view)
-    enc = build_encoder(EncoderSpec(**spec))
-    enc.load_state_dict(weights)
-    enc.eval()
-    with torch.no_grad():
-        x = np.concatenate([enc(torch.from_numpy(np.ascontiguousarray(obs[i:i + 256]))).numpy()
-                            for i in range(0, len(obs), 256)])
+    x = encode(rebuild_encoder(EncoderSpec(**spec), weights), obs, batch_size=256)
     episode = str(batch["episode_id"][0])
     return {
         "id": np.array([frame_id(episode, s) for s in batch["step"][order]]),
-        "x": x.astype(np.float32),
+        "x": x,
         "ram": np.frombuffer(b"".join(batch["ram"][order]), np.uint8).reshape(-1, 128),
     }
 

@@ -26,6 +26,7 @@ from pipelines.active import acquisition as acq
 from pipelines.active.head import f1_per_label, fit_head
 from pipelines.data.labels import extract_labels
 from pipelines.data.views import stack_frames
+from pipelines.features.extract import encode
 
 if TYPE_CHECKING:
     from pipelines.active.stage import ActiveContext
@@ -132,8 +133,7 @@ def run_stream(ctx: ActiveContext, chunk: int = 64) -> StreamResult:
         if not batch:
             break
         obs = np.stack([o for o, _ in batch])
-        with torch.no_grad():
-            x = ctx.scale(encoder(torch.from_numpy(obs)).numpy())
+        x = ctx.scale(encode(encoder, obs, batch_size=chunk))  # one pass, as chunks arrive
         rams = np.stack([r for _, r in batch])
         seen_x.append(x)
         seen_ram.append(rams)

@@ -32,8 +32,9 @@ from pipelines.data.dataset import DatasetError, read_split, verify
 from pipelines.data.prep import RANDOM_POLICY, DataResult, log_dataset_input, prepare_data
 from pipelines.data.splits import SPLITS
 from pipelines.data.views import view_dataset, view_shape
+from pipelines.features.extract import split_features
 from pipelines.features.probes import probe_all, probe_bar_chart, probe_table_markdown
-from pipelines.pretrain.stage import POLICY_VIEW, probe_labels, split_features
+from pipelines.pretrain.stage import POLICY_VIEW, probe_labels
 
 log = logging.getLogger("arcadelab")
 PREFIX = "probe/shift"

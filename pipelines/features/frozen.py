@@ -15,12 +15,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 from torch import nn
 
-from models.encoder import EncoderSpec, build_encoder
+from models.encoder import EncoderSpec
 from pipelines.core.registry import RegistryError, encoder_or_random
 from pipelines.data.modalities import SMALL, STACK, ModalSplit
+from pipelines.features.extract import encode, rebuild_encoder
 from pipelines.features.standardize import Standardizer
 
 STACK84 = (STACK, SMALL, SMALL)
@@ -45,17 +45,13 @@ class FrozenEncoder:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> FrozenEncoder:
         spec = EncoderSpec(**state["spec"])
-        enc = build_encoder(spec)
-        enc.load_state_dict(state["weights"])
-        return cls(enc.eval(), spec, state["source"])
+        return cls(rebuild_encoder(spec, state["weights"]), spec, state["source"])
 
-    @torch.no_grad()
     def embed_obs(self, obs: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Observations in the encoder's view (N, C, H, W) uint8 -> features (N, D)."""
-        self.encoder.eval()
-        out = [self.encoder(torch.from_numpy(np.ascontiguousarray(obs[i:i + batch_size])))
-               .numpy() for i in range(0, len(obs), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, self.spec.feature_dim), np.float32)
+        if len(obs) == 0:
+            return np.zeros((0, self.spec.feature_dim), np.float32)
+        return encode(self.encoder, obs, batch_size)
 
     def features(self, split: ModalSplit, batch_size: int = 512) -> np.ndarray:
         """Features of every row of a split, in its encoder's view (stack84 or full)."""

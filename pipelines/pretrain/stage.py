@@ -30,6 +30,7 @@ from pipelines.data.dataset import DatasetError, Manifest, verify
 from pipelines.data.prep import log_dataset_input
 from pipelines.data.splits import SPLITS
 from pipelines.data.views import view_dataset, view_shape
+from pipelines.features.extract import extract_features, split_features
 from pipelines.features.probes import (
     MEAN_LABEL,
     few_shot_chart,
@@ -72,18 +73,6 @@ class PretrainStageResult:
 def probe_labels(manifest: Manifest) -> list[str]:
     """Labels worth probing: annotated and not low-entropy (those are reported, not used)."""
     return [n for n in manifest.labels if n not in manifest.low_entropy_labels]
-
-
-def extract_features(encoder: nn.Module, ds: ray.data.Dataset, batch_size: int = 256
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Frozen-encoder features and label rows of a view dataset."""
-    encoder.eval()
-    feats, labels = [], []
-    with torch.no_grad():
-        for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            feats.append(encoder(torch.from_numpy(np.array(batch["obs"]))).numpy())
-            labels.append(batch["labels"])
-    return np.concatenate(feats), np.concatenate(labels)
 
 
 def clip_retrieval(result: PretrainResult, test: ray.data.Dataset) -> dict[str, float]:
@@ -221,17 +210,6 @@ def _failed_on_error(run_ids: dict[str, str]) -> Iterator[None]:
             if client.get_run(run_id).info.status == "RUNNING":
                 client.set_terminated(run_id, "FAILED")
         raise
-
-
-def split_features(encoder: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str]
-                   ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    """Frozen features per dataset and its labels by name: what the probes take."""
-    feats, ys = {}, {}
-    for split, ds in data.items():
-        x, y = extract_features(encoder, ds)
-        feats[split] = x
-        ys[split] = {n: y[:, i] for i, n in enumerate(labels)}
-    return feats, ys
 
 
 def head_scores(model: nn.Module, data: dict[str, ray.data.Dataset], labels: list[str]
