@@ -8,14 +8,17 @@ labels and one with 5,000 are both trained to convergence rather than for a fixe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from models.mc_dropout import MCDropoutHead
+from pipelines.core.torch_fit import Batch, train_rounds
 from pipelines.features.probes import weighted_f1
 
 NUM_CLASSES = 256  # a RAM byte
@@ -69,27 +72,37 @@ def fit_head(x: np.ndarray, y: np.ndarray, spec: HeadSpec, train: TrainSpec, see
         raise ValueError(f"y must be ({x.shape[0]}, {spec.num_labels}), got {y.shape}")
     if y.min() < 0 or y.max() >= NUM_CLASSES:
         raise ValueError(f"labels must lie in [0, {NUM_CLASSES}), got [{y.min()}, {y.max()}]")
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)  # the initial weights and the dropout masks
+    rng = np.random.default_rng(seed)  # the minibatches
     head = spec.build()
-    opt = torch.optim.Adam(head.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     steps = train.steps_for(len(x)) if steps is None else steps
     sampler = sampler or uniform_sampler(len(x), train.batch_size)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    head.train()
-    for step in range(1, steps + 1):
-        idx = torch.from_numpy(np.asarray(sampler(step - 1, rng), dtype=np.int64))
-        loss = head.loss(xt[idx], yt[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if on_eval is not None and every and step % every == 0 and step != steps:
+
+    def sampled(first: int, last: int) -> Iterator[Batch]:
+        for step in range(first, last):
+            idx = torch.from_numpy(np.asarray(sampler(step, rng), dtype=np.int64))
+            yield {"x": xt[idx], "y": yt[idx]}
+
+    # The shared loop in rounds of `every` steps (one round without on_eval), the last one
+    # ending at `steps`. No validation split here: the score is the step reached, so the loop
+    # keeps the last round's weights, and on_eval sees the head after each round.
+    ends = [*range(every, steps, every), steps] if on_eval is not None and every else [steps]
+    reached = iter(ends)
+
+    def step_reached(model: nn.Module) -> float:
+        step = next(reached)
+        if on_eval is not None:
             on_eval(step, head)
-            head.train()
-    if on_eval is not None:
-        on_eval(steps, head)
-    head.eval()
+        return float(step)
+
+    train_rounds(head, _head_loss, (sampled(a, b) for a, b in itertools.pairwise([0, *ends])),
+                 lr=train.lr, weight_decay=train.weight_decay, score=step_reached)
     return head
+
+
+def _head_loss(head: nn.Module, batch: Batch) -> torch.Tensor:
+    return head.loss(batch["x"], batch["y"])
 
 
 def predict(head: MCDropoutHead, x: np.ndarray, batch: int = 8192) -> np.ndarray:

@@ -8,7 +8,6 @@ numpy arrays, so it needs neither Ray nor MLflow.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from pipelines.core.torch_fit import Batch, fit
 from pipelines.features.standardize import Standardizer
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
@@ -80,7 +81,7 @@ def _check_split(x: np.ndarray, y: np.ndarray, name: str, num_classes: int) -> N
         )
 
 
-def _predict(layer: nn.Linear, x: torch.Tensor) -> np.ndarray:
+def _predict(layer: nn.Module, x: torch.Tensor) -> np.ndarray:
     """Argmax class for each row of x (no gradients)."""
     with torch.no_grad():
         return layer(x).argmax(dim=1).numpy()
@@ -124,14 +125,11 @@ def fit_linear_probe(
     (dim,) = dims
     scale = (Standardizer.fit(arrays[0], dtype=np.float64) if standardize
              else Standardizer(mean=np.zeros(dim), std=np.ones(dim)))  # raw: only cast to float32
-
-    def prep(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(scale.transform(x))
-
-    xtr, xva, xte = (prep(a) for a in arrays[::2])
-    ytr = torch.from_numpy(arrays[1].astype(np.int64))
+    xtr, xva, xte = (scale.transform(a) for a in arrays[::2])
+    ytr = arrays[1].astype(np.int64)
     yva, yte = arrays[3].astype(np.int64), arrays[5].astype(np.int64)
     n, d = xtr.shape
+    xva_t, xte_t = torch.from_numpy(xva), torch.from_numpy(xte)
 
     gen = torch.Generator().manual_seed(seed)
     layer = torch.nn.utils.skip_init(nn.Linear, d, num_classes)  # leaves global RNG alone
@@ -139,39 +137,26 @@ def fit_linear_probe(
     with torch.no_grad():  # same law as nn.Linear's default init, from the local generator
         layer.weight.uniform_(-bound, bound, generator=gen)
         layer.bias.uniform_(-bound, bound, generator=gen)
-    opt = torch.optim.Adam(layer.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
 
-    best_f1 = -1.0  # any trained epoch beats this, so the kept weights are always trained
-    best_state = copy.deepcopy(layer.state_dict())
-    stale = 0
-    epochs_run = 0
-    for _ in range(epochs):
-        epochs_run += 1
-        order = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad()
-            loss_fn(layer(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-        val_f1 = weighted_f1(yva, _predict(layer, xva))
-        if val_f1 > best_f1:
-            best_f1, stale = val_f1, 0
-            best_state = copy.deepcopy(layer.state_dict())
-        else:
-            stale += 1
-            if stale >= patience:
-                break
+    def loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+        return F.cross_entropy(model(batch["x"]), batch["y"])
 
-    layer.load_state_dict(best_state)
-    test_pred = _predict(layer, xte)
+    def val_f1(model: nn.Module) -> float:
+        return weighted_f1(yva, _predict(model, xva_t))
+
+    # The shared loop, on the probe's protocol: Adam, `epochs` epochs shuffled by the same
+    # generator that drew the weights, the best validation F1 kept, `patience` epochs without
+    # a better one end it (the first epoch always counts: F1 >= 0 beats the loop's -inf).
+    fitted = fit(layer, loss, {"x": xtr, "y": ytr}, epochs=epochs, batch_size=batch_size, lr=lr,
+                 seed=gen, score=val_f1, weight_decay=weight_decay, patience=patience)
+    test_pred = _predict(layer, xte_t)
     return ProbeResult(
         label=label,
         f1=weighted_f1(yte, test_pred),
         accuracy=float(np.mean(test_pred == yte)),
-        val_f1=float(best_f1),
+        val_f1=fitted.best_score,
         train_examples=int(n),
-        epochs_run=epochs_run,
+        epochs_run=len(fitted.history),
     )
 
 
