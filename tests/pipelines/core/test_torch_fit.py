@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipelines.core.torch_fit import batches, binary_scores, fit, predict
+from pipelines.core.torch_fit import batches, binary_scores, fit, predict, train_rounds
 
 
 def test_batches_cover_every_row_once() -> None:
@@ -35,6 +35,30 @@ def test_fit_restores_the_best_scoring_epoch() -> None:
     torch.testing.assert_close(model.state_dict()["weight"], states[1]["weight"])
     out = predict(model, {"x": x}, call=lambda m, b: m(b["x"]))
     assert out.shape == (32, 1)
+
+
+def test_train_rounds_stops_after_patience_rounds_without_a_better_score() -> None:
+    scores = iter([0.5, 0.4, 0.6, 0.6, 0.1, 0.2, 0.9])  # the 0.9 is never reached
+    rounds = ([{"x": torch.ones(2, 1)}] for _ in range(7))
+    res = train_rounds(nn.Linear(1, 1), lambda m, b: m(b["x"]).pow(2).mean(), rounds, lr=0.1,
+                       score=lambda m: next(scores), patience=3)
+    assert res.best_epoch == 2 and res.best_score == 0.6  # a tie is no improvement
+    assert len(res.history) == 6 and not res.model.training
+
+
+def test_fit_seeded_by_an_int_or_by_a_generator_that_goes_on_from_its_state() -> None:
+    x = np.linspace(-1, 1, 32, dtype=np.float32)[:, None]
+
+    def weights(seed: int | torch.Generator) -> torch.Tensor:
+        torch.manual_seed(0)  # the same initial weights every time: only the shuffle differs
+        res = fit(nn.Linear(1, 1), lambda m, b: ((m(b["x"]) - 3 * b["x"]) ** 2).mean(),
+                  {"x": x}, epochs=2, batch_size=4, lr=0.1, seed=seed)
+        return res.model.weight.detach().clone()
+
+    assert torch.equal(weights(5), weights(torch.Generator().manual_seed(5)))
+    drawn = torch.Generator().manual_seed(5)
+    torch.rand(3, generator=drawn)  # as a probe draws its initial weights first
+    assert not torch.equal(weights(5), weights(drawn))
 
 
 def test_binary_scores_by_hand() -> None:
