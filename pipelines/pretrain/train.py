@@ -231,14 +231,13 @@ def _train_method(config: dict[str, Any], method: str, index: int, spec: Encoder
                 stale += 1
             # A diverged (non-finite) epoch must never rank as the best checkpoint.
             metrics["val_loss"] = val_loss if math.isfinite(val_loss) else math.inf
-        state = _method_state(inner, optimizer, epoch, best, stale, history)
-        if rank == 0 and (improved or best_state is None):
-            best_state = {**state, "model": _cpu_copy(state["model"]), "optimizer": {}}
         last = stale >= config["patience"] or epoch == epochs - 1
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
-            if rank == 0:
-                assert best_state is not None
+            if rank == 0:  # rank 0 alone checkpoints: the other ranks build no state
+                state = _method_state(inner, optimizer, epoch, best, stale, history)
+                if improved or best_state is None:
+                    best_state = {**state, "model": _cpu_copy(state["model"]), "optimizer": {}}
                 if last:  # the method is done: its kept epoch joins `done/`
                     _finish_method(keep / method, inner, best_state, spec, metrics,
                                    time.perf_counter() - started, history)
