@@ -23,8 +23,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow import MlflowClient
-from results_io import save_figure  # benchmarks/ is the script dir, on sys.path
+from results_io import save_figure, stage_runs, store_client  # benchmarks/: the script dir
 
 from pipelines.rl.experiments import holds_from
 from pipelines.rl.train import EVAL_MARKS
@@ -41,13 +40,12 @@ class Curve:
 
 def read_runs(label: str, work_dir: Path) -> list[Curve]:
     """Every `rl` stage run in a work dir's MLflow store, oldest first."""
-    client = MlflowClient(f"sqlite:///{(work_dir / 'mlflow.db').resolve()}")
-    runs = [r for e in client.search_experiments()
-            for r in client.search_runs([e.experiment_id], "tags.`arcadelab.stage` = 'rl'")]
+    client = store_client(work_dir)
+    runs = stage_runs(client)
     if not runs:
         raise SystemExit(f"no rl run in {work_dir}")
     curves = []
-    for run in sorted(runs, key=lambda r: r.info.start_time):
+    for run in runs:
         history = {k: sorted((m.step, m.value) for m in client.get_metric_history(
             run.info.run_id, f"rl/{k}")) for k in ("eval_return", "episode_return_mean",
                                                    "env_steps_sampled")}

@@ -71,7 +71,15 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
-from results_io import append_and_read, save_figure  # benchmarks/: the script dir
+from results_io import (  # benchmarks/: the script dir
+    append_and_read,
+    evaluations,
+    runs_by,
+    save_figure,
+    stage_runs,
+    store_client,
+    store_uri,
+)
 
 from pipelines.core.config import ConfigError, game_variants, load_config
 from pipelines.core.model_refs import POLICY_MODEL
@@ -83,7 +91,6 @@ EVAL_EPISODES = 10  # greedy episodes per evaluation
 CURVES = "rl_curves"  # benchmarks/results/rl_curves.csv
 ZERO_SHOT = "zero_shot"  # benchmarks/results/zero_shot.csv
 LAYOUT = "runs"  # <store>/runs/<name>-s<seed>: one run's work dir
-EVAL_METRIC = "rl/eval_return"
 POLL_S = 30.0  # how often a stop condition is checked while a run trains
 STOP_GRACE_S = 180.0  # after SIGTERM: Ray's shutdown and MLflow's end of run, then SIGKILL
 Variant = tuple[int, int]  # (mode, difficulty)
@@ -157,16 +164,6 @@ def pinned(spec: RunSpec, seed: int, steps: int) -> tuple[list[str], bool]:
         spec.iter_env_steps is not None
 
 
-def store_uri(store: Path) -> str:
-    return f"sqlite:///{(store / 'mlflow.db').resolve()}"
-
-
-def store_client(store: Path) -> MlflowClient:
-    """Tracking and model registry of the store (the registry URI is not implied)."""
-    uri = store_uri(store)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
 def work_dir(store: Path, name: str, seed: int) -> Path:
     return store.resolve() / LAYOUT / f"{name}-s{seed}"
 
@@ -183,17 +180,8 @@ def run_of(work: str) -> tuple[str, int] | None:
 def rl_runs(client: MlflowClient) -> dict[tuple[str, int], list[Run]]:
     """The `rl` stage runs of every (name, seed) in the store, oldest first (a resume is a new
     MLflow run in the same work dir)."""
-    out: dict[tuple[str, int], list[Run]] = defaultdict(list)
-    ids = [e.experiment_id for e in client.search_experiments()]
-    if not ids:
-        return out
-    for r in client.search_runs(ids, "tags.`arcadelab.stage` = 'rl'", max_results=10_000):
-        key = run_of(r.data.params.get("runtime.work_dir", ""))
-        if key is not None:
-            out[key].append(r)
-    for runs in out.values():
-        runs.sort(key=lambda r: r.info.start_time)
-    return out
+    return runs_by(stage_runs(client),
+                   lambda r: run_of(r.data.params.get("runtime.work_dir", "")))
 
 
 def seconds_spent(runs: Iterable[Run]) -> float:
@@ -360,8 +348,7 @@ def record_of(client: MlflowClient, name: str, seed: int, r: Run) -> RunRecord:
         name, seed, r.info.run_id, r.info.start_time, r.info.status,
         evaluated_variant(p.get("rl.curriculum.tasks"), default_variant(p["game"])),
         tags.get("arcadelab.config_hash"), tags.get("arcadelab.git_sha"),
-        tuple((int(m.step), float(m.value))
-              for m in client.get_metric_history(r.info.run_id, EVAL_METRIC)))
+        tuple((int(m.step), float(m.value)) for m in evaluations(client, r.info.run_id)))
 
 
 def read_store(store: Path) -> pd.DataFrame:

@@ -37,14 +37,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
-from results_io import append_and_read, append_rows, save_figure  # benchmarks/: script dir
+from results_io import (  # benchmarks/: the script dir
+    append_and_read,
+    append_rows,
+    evaluations,
+    runs_by,
+    save_figure,
+    stage_runs,
+    store_client,
+)
 
 from pipelines.core.config import ConfigError, config_digest, load_config
 from pipelines.rl.experiments import RunEvals, TimedEval, chain_wall_clock, time_to_hold
@@ -164,22 +171,20 @@ def utc(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
 
 
+def curve_of(run: Run) -> tuple[str, int] | None:
+    """(config name, seed) of a run this script started (None: some other run)."""
+    p = run.data.params
+    name = config_of(p.get("runtime.work_dir", ""), p.get("seed", ""))
+    return None if name is None else (name, int(p["seed"]))
+
+
 def read_store(store: Path) -> pd.DataFrame:
     """One row per evaluation of every (config, seed) curve in the store, resumes chained."""
-    client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
-    groups: dict[tuple[str, int], list[Run]] = defaultdict(list)
-    for exp in client.search_experiments():
-        for r in client.search_runs([exp.experiment_id], "tags.`arcadelab.stage` = 'rl'"):
-            p = r.data.params
-            name = config_of(p.get("runtime.work_dir", ""), p.get("seed", ""))
-            if name is not None:
-                groups[(name, int(p["seed"]))].append(r)
+    client = store_client(store)
     rows: list[dict[str, Any]] = []
-    for (name, seed), runs in sorted(groups.items()):
-        runs.sort(key=lambda r: r.info.start_time)
-        evals = {r.info.run_id: [(m.step, m.value, m.timestamp) for m in
-                                 client.get_metric_history(r.info.run_id, "rl/eval_return")]
-                 for r in runs}
+    for (name, seed), runs in sorted(runs_by(stage_runs(client), curve_of).items()):
+        evals = {r.info.run_id: [(m.step, m.value, m.timestamp)
+                                 for m in evaluations(client, r.info.run_id)] for r in runs}
         curve = chain_wall_clock([RunEvals(r.info.run_id, r.info.start_time,
                                            evals[r.info.run_id]) for r in runs])
         if not curve:

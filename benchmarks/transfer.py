@@ -33,8 +33,14 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow import MlflowClient
-from results_io import append_and_read, save_figure  # benchmarks/: the script dir
+from mlflow.entities import Run
+from results_io import (  # benchmarks/: the script dir
+    append_and_read,
+    evaluations,
+    save_figure,
+    stage_runs,
+    store_client,
+)
 
 from pipelines.rl.experiments import holds_from, steps_to_return
 
@@ -100,32 +106,37 @@ def arm_name(mode: str, finetune_lr_scale: object) -> str:
     return f"finetune (encoder lr x{float(finetune_lr_scale):g})"
 
 
+def is_arm(run: Run) -> bool:
+    """An `rl` run with this experiment's pinned evaluation and batch (see `pinned`)."""
+    p = run.data.params
+    return (p.get("rl.evaluation_every") == str(EVAL_EVERY)
+            and p.get("rl.evaluation_episodes") == "10"
+            and p.get("rl.train_batch_size") == str(TRAIN_BATCH))
+
+
 def read_arms(store: Path) -> pd.DataFrame:
     """One row per evaluation of every arm's run in the store."""
-    client = MlflowClient(f"sqlite:///{(store / 'mlflow.db').resolve()}")
+    client = store_client(store)
     rows = []
-    for exp in client.search_experiments():
-        for r in client.search_runs([exp.experiment_id], "tags.`arcadelab.stage` = 'rl'"):
-            p = r.data.params
-            if (p.get("rl.evaluation_every") != str(EVAL_EVERY)
-                    or p.get("rl.evaluation_episodes") != "10"
-                    or p.get("rl.train_batch_size") != str(TRAIN_BATCH)):
-                continue  # not an arm of this experiment
-            for m in client.get_metric_history(r.info.run_id, "rl/eval_return"):
-                rows.append({"mode": p["rl.transfer"], "seed": int(p["seed"]),
-                             "arm": arm_name(p["rl.transfer"], p.get("rl.finetune_lr_scale")),
-                             "finetune_lr_scale": float(p.get("rl.finetune_lr_scale", "nan")),
-                             "env_steps": int(m.step), "eval_return": m.value,
-                             "run_id": r.info.run_id, "status": r.info.status,
-                             "config_hash": r.data.tags.get("arcadelab.config_hash"),
-                             "git_sha": r.data.tags.get("arcadelab.git_sha"),
-                             "encoder_version": r.data.tags.get("arcadelab.encoder_version", ""),
-                             "arch": p.get("rl.arch")})
+    for r in reversed(stage_runs(client)):  # newest first: see the duplicates dropped below
+        if not is_arm(r):
+            continue  # not an arm of this experiment
+        p = r.data.params
+        for m in evaluations(client, r.info.run_id):
+            rows.append({"mode": p["rl.transfer"], "seed": int(p["seed"]),
+                         "arm": arm_name(p["rl.transfer"], p.get("rl.finetune_lr_scale")),
+                         "finetune_lr_scale": float(p.get("rl.finetune_lr_scale", "nan")),
+                         "env_steps": int(m.step), "eval_return": m.value,
+                         "run_id": r.info.run_id, "status": r.info.status,
+                         "config_hash": r.data.tags.get("arcadelab.config_hash"),
+                         "git_sha": r.data.tags.get("arcadelab.git_sha"),
+                         "encoder_version": r.data.tags.get("arcadelab.encoder_version", ""),
+                         "arch": p.get("rl.arch")})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
     # A resumed arm is a new run that re-evaluates the steps after its last checkpoint: the
-    # newest run's value counts (runs come newest first from MLflow).
+    # newest run's value counts (its rows come first).
     # Arms against different champion versions are different curves, never merged.
     df = df.drop_duplicates(["arm", "seed", "encoder_version", "env_steps"], keep="first")
     return df.sort_values(["arm", "seed", "env_steps"])
