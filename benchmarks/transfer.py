@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import mlflow
@@ -40,8 +42,10 @@ from results_io import (  # benchmarks/: the script dir
     save_figure,
     stage_runs,
     store_client,
+    store_uri,
 )
 
+from pipelines.core.tracking import EXPERIMENT_KIND, git_sha
 from pipelines.rl.experiments import holds_from, steps_to_return
 
 MODES = ("scratch", "frozen", "finetune")
@@ -189,6 +193,48 @@ def plot(df: pd.DataFrame, out: Path) -> None:
     save_figure(fig, out)
 
 
+def _slug(arm: str) -> str:
+    """An arm as a metric-name part: `finetune (encoder lr x1)` -> `finetune_encoder_lr_x1`."""
+    return re.sub(r"[^0-9A-Za-z_.-]+", "_", arm).strip("_")
+
+
+def comparison_metrics(df: pd.DataFrame) -> dict[str, float]:
+    """`transfer/<arm>/steps_to_return_<r>` on each arm's mean-over-seeds curve (and per seed
+    `transfer/<arm>/s<seed>/...`), plus `holds_18_from`: the env steps from which every later
+    evaluation is >= +18. A threshold never reached has no metric."""
+    out: dict[str, float] = {}
+    df = with_arm(df)
+    for arm, sub in df.groupby("arm"):
+        curves = {f"transfer/{_slug(arm)}/s{seed}": g for seed, g in sub.groupby("seed")}
+        mean = sub.groupby("env_steps", as_index=False).eval_return.mean()
+        curves[f"transfer/{_slug(arm)}"] = mean
+        for key, g in curves.items():
+            s, v = g.env_steps.tolist(), g.eval_return.tolist()
+            found = {f"steps_to_return_{t:g}": steps_to_return(s, v, t) for t in THRESHOLDS}
+            found["holds_18_from"] = holds_from(s, v, 18.0)
+            out.update({f"{key}/{name}": float(x) for name, x in found.items() if x is not None})
+    return out
+
+
+def log_comparison(store: Path, df: pd.DataFrame, png: Path) -> str:
+    """The overlaid chart, the rows and the steps-to-return metrics as one MLflow run in the
+    store (experiment `arcadelab/transfer-benchmark`), beside the arms' own `rl` runs."""
+    mlflow.set_tracking_uri(store_uri(store))
+    exp = mlflow.set_experiment("arcadelab/transfer-benchmark")
+    for key, value in EXPERIMENT_KIND.items():  # opens on its runs in the UI
+        mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, key, value)
+    with mlflow.start_run(run_name="scratch vs frozen vs finetune") as run:
+        mlflow.set_tags({"arcadelab.git_sha": git_sha(),
+                         "arcadelab.arms": ", ".join(sorted(set(with_arm(df)["arm"])))})
+        mlflow.log_metrics(comparison_metrics(df))
+        mlflow.log_artifact(str(png), "transfer")
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = Path(tmp) / "transfer.csv"
+            df.to_csv(rows, index=False)
+            mlflow.log_artifact(str(rows), "transfer")
+    return run.info.run_id
+
+
 def read(args: argparse.Namespace) -> None:
     df = read_arms(args.store)
     if df.empty:
@@ -196,8 +242,13 @@ def read(args: argparse.Namespace) -> None:
     if not args.no_write:
         df = append_and_read("transfer", df.to_dict("records"), replace="run_id")
     print(summary(df).to_string(index=False))
-    if args.plot:
-        plot(df, args.plot)
+    with tempfile.TemporaryDirectory() as tmp:
+        png = args.plot or Path(tmp) / "transfer_curves.png"
+        plot(df, png)
+        if not args.no_write:
+            run_id = log_comparison(args.store, df, png)
+            print(f"chart and steps_to_return metrics: MLflow run {run_id} "
+                  "(experiment arcadelab/transfer-benchmark)")
 
 
 def main() -> None:
