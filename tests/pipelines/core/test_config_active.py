@@ -91,7 +91,7 @@ def test_named_labels_are_kept_and_checked_against_the_game() -> None:
         active_labels(targets, breakout)
     with pytest.raises(DatasetError, match="no usable RAM labels"):
         active_labels(cfg.active.model_copy(update={"labels": None}),
-                      _manifest("freeway", low=("player_y", "score")))
+                      _manifest("freeway", low=tuple(labels_for("freeway"))))
 
 
 def test_ball_speed_is_refused_on_a_game_without_ball_labels() -> None:
