@@ -851,7 +851,10 @@ class ArcadeConfig(_Section):
 # Presets are partial overrides of the defaults above; `laptop` is the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
-        "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
+        # Episodes of 100 steps: Ms. Pac-Man's start-up tune holds everything still for ~100
+        # steps, so 60-step ones had no label that varies. 2 x 300 steps make 6 episodes
+        # (Pong's random play never ends one sooner): 4 train, 1 val, 1 test.
+        "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 100,
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
         "tune": {"iterations": 1},
