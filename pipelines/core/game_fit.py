@@ -78,10 +78,12 @@ def single_variant(game: str) -> bool:
 def labels_problem(game: str, field: str, names: Iterable[str] | None) -> str | None:
     """Why `names` are not RAM labels of `game` (None: they all are, or none are named); the
     message starts with `field`."""
+    if not names:
+        return None
     from pipelines.data.labels import labels_for  # numpy and pandas: only when asked
 
     known = labels_for(rom_name(game))
-    unknown = [n for n in names or () if n not in known]
+    unknown = [n for n in names if n not in known]
     if unknown:
         return (f"{field}: {unknown} are not RAM labels of {game} (its labels: "
                 f"{', '.join(known) or 'none'})")
