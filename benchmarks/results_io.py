@@ -1,4 +1,4 @@
-"""Results are data (shared/DESIGN.md): every benchmark appends its rows to a CSV under
+"""Results are data (docs/design.md): every benchmark appends its rows to a CSV under
 `benchmarks/results/`, each row stamped with the code (git sha) and the date that made it, so a
 figure in docs/ can be redrawn or checked without rerunning the measurement.
 

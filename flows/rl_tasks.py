@@ -1,6 +1,6 @@
 """RL experiment stages as Prefect tasks (each arm a task and a nested MLflow run):
 `transfer` (scratch vs frozen vs fine-tuned encoder), `rl_curriculum` (with vs without a
-curriculum over Pong's difficulty switches), `algorithms` (PPO vs REINFORCE) and `tune` (a
+curriculum over the game's variants), `algorithms` (PPO vs REINFORCE) and `tune` (a
 Ray Tune sweep)."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pipelines.rl.experiments import (
     ExperimentResult,
     algorithm_arms,
     curriculum_arms,
+    curriculum_skip,
+    skipped_experiment,
     summarize,
     transfer_arms,
 )
@@ -52,6 +54,10 @@ def transfer_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id:
 @task(name="rl_curriculum", cache_policy=NONE)
 def rl_curriculum_task(cfg: ArcadeConfig, parent_run_id: str, flow: str, flow_run_id: str,
                        upstream: dict[str, Any]) -> ExperimentResult:
+    why = curriculum_skip(cfg)
+    if why is not None:  # before any compute
+        with tracking.stage_run(cfg, "rl_curriculum", parent_run_id, flow, flow_run_id):
+            return skipped_experiment("rl_curriculum", why)
     return _experiment(cfg, "rl_curriculum", curriculum_arms,
                        (cfg.rl_curriculum.promote_at,),
                        f"Curriculum on {cfg.game}: {list(cfg.rl_curriculum.tasks)}",

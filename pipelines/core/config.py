@@ -26,8 +26,15 @@ from pydantic import (
     model_validator,
 )
 
-from agents.ale_facts import rom_facts
 from agents.atari_env import check_game_id, rom_name
+from pipelines.core.game_fit import (
+    KNOWN_RL_CURRICULA,
+    default_rl_curriculum,
+    labels_problem,
+    tasks_problem,
+    variants_problem,
+)
+from pipelines.core.game_fit import game_variants as game_variants  # stages import it here
 
 STAGES = ("data", "pretrain", "multimodal", "multitask", "gan", "fewshot", "active",
           "data_curriculum", "rl", "policy_data", "policy_transfer", "transfer", "rl_curriculum",
@@ -251,7 +258,8 @@ class RLConfig(_Section):
             policy_actions(game, self.actions)
         except ValueError as exc:
             return f"actions: {exc}"
-        return None
+        problem = tasks_problem(game, self.curriculum.tasks)
+        return None if problem is None else f"curriculum: {problem}"
 
 
 class TransferConfig(_Section):
@@ -267,13 +275,6 @@ class TransferConfig(_Section):
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return _distinct(v, "modes must be distinct and non-empty")
-
-
-def game_variants(game: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(modes, difficulties) the game's ROM offers (Pong: 0-1, 0-3), from the ROM facts
-    agents/ship (no emulator started to validate a config)."""
-    facts = rom_facts(rom_name(game))
-    return tuple(facts["modes"]), tuple(facts["difficulties"])
 
 
 class PolicyTransferConfig(_Section):
@@ -630,6 +631,11 @@ class ActiveConfig(_Section):
             raise ValueError(f"seed_size: {self.seed_size} exceeds budget ({self.budget})")
         return self
 
+    def game_problem(self, game: str) -> str | None:
+        """Why these settings cannot run on `game`, if so (the labels they name are per game)."""
+        return (labels_problem(game, "labels", self.labels)
+                or labels_problem(game, "target_labels", self.target_labels))
+
 
 class DataCurriculumConfig(_Section):
     """Curriculum learning over examples (Bengio et al. 2009) for the frame -> RAM classifier."""
@@ -683,11 +689,7 @@ class DataCurriculumConfig(_Section):
             return (f"difficulty: ball_speed needs the ball_x and ball_y RAM labels, which "
                     f"{game} does not have (its labels: {', '.join(known) or 'none'}); use "
                     "difficulty=reference_loss")
-        unknown = [n for n in self.labels or () if n not in known]
-        if unknown:
-            return (f"labels: {unknown} are not RAM labels of {game} (its labels: "
-                    f"{', '.join(known) or 'none'})")
-        return None
+        return labels_problem(game, "labels", self.labels)
 
 
 class PipelineConfig(_Section):
@@ -767,8 +769,8 @@ class ArcadeConfig(_Section):
             if data["preset"] not in PRESETS:
                 raise ValueError(f"preset: unknown preset {data['preset']!r} "
                                  f"(choose from {', '.join(PRESETS)})")
-            return deep_merge(PRESETS[data["preset"]], data)
-        return data
+            data = deep_merge(PRESETS[data["preset"]], data)
+        return _game_defaults(data)
 
     preset: str = Field("laptop", description="the preset this config started from")
     game: str = Field("ALE/Pong-v5", description="ALE env id shared by every stage")
@@ -782,10 +784,11 @@ class ArcadeConfig(_Section):
     tune: TuneConfig = TuneConfig()
     policy_transfer: PolicyTransferConfig = PolicyTransferConfig()
     rl_curriculum: CurriculumConfig = Field(
-        CurriculumConfig(tasks=({"difficulty": 0}, {"difficulty": 2}), promote_at=-15.0),
+        CurriculumConfig(**KNOWN_RL_CURRICULA["pong"]),
         description="the curriculum the rl_curriculum comparison trains with; its last task is "
-        "the target both arms are evaluated on (Pong: difficulty 2 halves the player's paddle, "
-        "16 -> 8 pixel rows, measured)")
+        "the target both arms are evaluated on. No tasks named: the game's (Pong: difficulty "
+        "0 -> 2, which halves the player's paddle, 16 -> 8 pixel rows, measured; else first -> "
+        "last difficulty, else the first two modes, else none: the stage is skipped)")
     pipeline: PipelineConfig = PipelineConfig()
     multimodal: MultimodalConfig = MultimodalConfig()
     multitask: MultitaskConfig = MultitaskConfig()
@@ -808,12 +811,18 @@ class ArcadeConfig(_Section):
         game = info.data.get("game")
         if game is None:  # the game itself was invalid and is reported on its own
             return v
-        for name, known in zip(("modes", "difficulties"), game_variants(game), strict=True):
-            asked = getattr(v, name) or ()
-            missing = [x for x in asked if x not in known]
-            if missing:
-                raise ValueError(f"{name}: {missing} not available in {game} "
-                                 f"(it has {list(known)})")
+        problem = variants_problem(game, v.modes or (), v.difficulties or ())
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("rl_curriculum")
+    @classmethod
+    def _tasks_exist(cls, v: CurriculumConfig, info: ValidationInfo) -> CurriculumConfig:
+        game = info.data.get("game")
+        problem = None if game is None else tasks_problem(game, v.tasks)
+        if problem:
+            raise ValueError(f"tasks: {problem}")
         return v
 
     @field_validator("rl")
@@ -825,10 +834,10 @@ class ArcadeConfig(_Section):
             raise ValueError(problem)
         return v
 
-    @field_validator("data_curriculum")
+    @field_validator("data_curriculum", "active")
     @classmethod
-    def _curriculum_fits_game(cls, v: DataCurriculumConfig, info: ValidationInfo
-                              ) -> DataCurriculumConfig:
+    def _labels_fit_game(cls, v: DataCurriculumConfig | ActiveConfig, info: ValidationInfo
+                         ) -> DataCurriculumConfig | ActiveConfig:
         # ball_speed and named labels are per game: refused here, not minutes into a flow.
         game = info.data.get("game")
         problem = None if game is None else v.game_problem(game)
@@ -848,10 +857,30 @@ class ArcadeConfig(_Section):
         return config_digest(sci)
 
 
+def _game_defaults(data: Any) -> Any:
+    """A config object with the settings it leaves to its game filled in: rl_curriculum's
+    tasks (the game's variants; for Pong also its threshold) when it names none, under the
+    rl_curriculum fields it does name. A resolved config names them all: unchanged."""
+    if not isinstance(data, Mapping):
+        return data
+    cur = data.get("rl_curriculum", {})
+    if not isinstance(cur, Mapping) or "tasks" in cur:
+        return data
+    game = data.get("game", ArcadeConfig.model_fields["game"].default)
+    try:
+        check_game_id(game)
+    except (TypeError, ValueError):
+        return data  # the game field reports its own error
+    return {**data, "rl_curriculum": {**default_rl_curriculum(game), **cur}}
+
+
 # Presets are partial overrides of the defaults above; `laptop` is the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
-        "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 60,
+        # Episodes of 100 steps: Ms. Pac-Man's start-up tune holds everything still for ~100
+        # steps, so 60-step ones had no label that varies. 2 x 300 steps make 6 episodes
+        # (Pong's random play never ends one sooner): 4 train, 1 val, 1 test.
+        "data": {"num_tasks": 2, "steps_per_task": 300, "max_episode_steps": 100,
                  "rows_per_shard": 200},
         "pretrain": {"epochs": 1, "batch_size": 32, "feature_dim": 64},
         "tune": {"iterations": 1},

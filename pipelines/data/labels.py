@@ -3,7 +3,8 @@
 The RAM is the ground truth behind the screen, so it labels frames for probes, active learning
 and multimodal stages without a human annotator. The annotations are data, copied faithfully
 from AtariARI (Anand et al. 2019) into `atariari_labels.json`, which names its source; this
-module only reads them and applies the documented exclusions below.
+module only reads them, applies the documented exclusions below and flattens the lists
+into one label per byte, as AtariARI does before probing.
 """
 
 from __future__ import annotations
@@ -41,21 +42,31 @@ _DATA = _load()
 # Where the annotations come from (paper, repository, file, commit, license).
 ATARIARI_SOURCE: dict[str, str] = dict(_DATA["source"])
 
-# ROM id (as ale-py names ROMs) -> label name -> RAM index: AtariARI's single-byte labels,
-# minus EXCLUDED_LABELS.
-RAM_LABELS: dict[str, dict[str, int]] = {
-    rom: {
-        name: int(idx)
-        for name, idx in game["labels"].items()
-        if name not in EXCLUDED_LABELS.get(rom, {})
-    }
+# ROM id -> label name -> RAM indices: AtariARI's multi-byte labels (lists and ranges in its
+# file, e.g. Freeway's enemy_car_x, one byte per car; Breakout's block bitmap), kept whole.
+MULTI_BYTE_LABELS: dict[str, dict[str, list[int]]] = {
+    rom: {name: [int(i) for i in idxs] for name, idxs in game["multi"].items()}
     for rom, game in _DATA["games"].items()
 }
 
-# ROM id -> label name -> RAM indices: AtariARI's multi-byte labels (lists and ranges in its
-# file, e.g. Breakout's block bitmap), kept whole for stages that want them.
-MULTI_BYTE_LABELS: dict[str, dict[str, list[int]]] = {
-    rom: {name: [int(i) for i in idxs] for name, idxs in game["multi"].items()}
+
+def flatten_lists(multi: Mapping[str, list[int]]) -> dict[str, int]:
+    """One scalar label per byte of each list, named as AtariARI names them when it flattens
+    its own table for probing: `enemy_car_x: [108, 109, ...]` -> `enemy_car_x_0: 108,
+    enemy_car_x_1: 109, ...` (a per-object list becomes a label per object)."""
+    return {f"{name}_{i}": int(idx) for name, idxs in multi.items()
+            for i, idx in enumerate(idxs)}
+
+
+# ROM id (as ale-py names ROMs) -> label name -> RAM index: AtariARI's single-byte labels minus
+# EXCLUDED_LABELS, then its lists flattened (`flatten_lists`), as AtariARI's probes see them.
+# Without the lists Freeway has 2 labels, and a random chicken never scores (issue 18).
+RAM_LABELS: dict[str, dict[str, int]] = {
+    rom: {
+        **{name: int(idx) for name, idx in game["labels"].items()
+           if name not in EXCLUDED_LABELS.get(rom, {})},
+        **flatten_lists(MULTI_BYTE_LABELS[rom]),
+    }
     for rom, game in _DATA["games"].items()
 }
 
@@ -66,16 +77,14 @@ def annotated_games() -> tuple[str, ...]:
 
 
 def labels_for(rom: str) -> dict[str, int]:
-    """Label name -> RAM index of a ROM's single-byte labels; empty where none are known."""
+    """Label name -> RAM index of a ROM's labels, one byte each (its single-byte labels, then
+    its lists flattened into `name_0, name_1, ...`); empty where none are known."""
     return dict(RAM_LABELS.get(rom, {}))
 
 
 def multi_byte_labels(rom: str) -> dict[str, list[int]]:
-    """Label name -> RAM indices of a ROM's multi-byte labels; empty where none are known.
-
-    AtariARI itself flattens each list into scalar labels `name_0, name_1, ...` for probing;
-    `labels_for` does not, so its table stays one byte per label.
-    """
+    """Label name -> RAM indices of a ROM's multi-byte labels, whole (`labels_for` holds them
+    flattened); empty where none are known."""
     return {name: list(idxs) for name, idxs in MULTI_BYTE_LABELS.get(rom, {}).items()}
 
 

@@ -6,6 +6,7 @@ and summary metrics.
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 from collections.abc import Sequence
@@ -18,8 +19,11 @@ import mlflow
 from pipelines.core import registry
 from pipelines.core.charts import line_chart
 from pipelines.core.config import ArcadeConfig, with_section
+from pipelines.core.game_fit import single_variant
 from pipelines.core.tracking import log_metrics
 from pipelines.rl.train import RLError, RLResult
+
+log = logging.getLogger("arcadelab")
 
 
 def steps_to_return(steps: Sequence[float], returns: Sequence[float],
@@ -101,8 +105,11 @@ class ExperimentResult:
     name: str
     arms: dict[str, RLResult]
     summary: dict[str, float]
+    skipped: str = ""  # why the experiment did not run on this game (empty: it ran)
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         parts = []
         for arm, res in self.arms.items():
             ret = "n/a" if res.episode_return_mean is None else f"{res.episode_return_mean:.1f}"
@@ -126,6 +133,23 @@ def transfer_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
 def algorithm_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:
     """PPO and the course's REINFORCE on the same module, env stack, seed and budget."""
     return {alg: with_rl(cfg, algorithm=alg) for alg in ("ppo", "reinforce")}
+
+
+def curriculum_skip(cfg: ArcadeConfig) -> str | None:
+    """Why rl_curriculum does not run (None: it runs): a game with one mode and one difficulty
+    gets no tasks by default (pipelines/core/game_fit.py), so there is no variant to order."""
+    if cfg.rl_curriculum.tasks or not single_variant(cfg.game):
+        return None
+    return (f"{cfg.game} has one mode and one difficulty: no game variants for a curriculum to "
+            "order (name rl_curriculum.tasks, e.g. frameskip ones, to run it)")
+
+
+def skipped_experiment(name: str, why: str) -> ExperimentResult:
+    """The result of an experiment that does not run on this game, said on the log and as
+    the active run's `arcadelab.skipped` tag."""
+    log.warning("%s: skipped: %s", name, why)
+    mlflow.set_tag("arcadelab.skipped", why)
+    return ExperimentResult(name, {}, {}, skipped=why)
 
 
 def curriculum_arms(cfg: ArcadeConfig) -> dict[str, ArcadeConfig]:

@@ -23,6 +23,7 @@ from pipelines.active.pool import load_features, resolve_encoder
 from pipelines.active.stage import finish_active, prepare_active, run_round, start_state
 from pipelines.core import tracking
 from pipelines.core.config import ArcadeConfig, with_section
+from pipelines.core.model_refs import pinned
 
 log = logging.getLogger("arcadelab")
 
@@ -63,7 +64,10 @@ def encode_once(cfg: ArcadeConfig, data_path: Path) -> None:
 def active_trial(params: dict[str, Any], base: ArcadeConfig, data_path: str) -> None:
     mlflow.set_tracking_uri(tracking.tracking_uri(base))  # the encoder alias resolves there
     cfg = trial_config(base, params)
-    ctx = prepare_active(cfg, Path(data_path), run_id=None)
+    # Its own process: the flow run's pins go with it, so the trial resolves the encoder
+    # version `encode_once` encoded the dataset with, not whatever the alias names now.
+    with pinned(cfg.runtime.pins):
+        ctx = prepare_active(cfg, Path(data_path), run_id=None)
     states = {}
     for strategy in cfg.active.strategies:
         state = start_state(ctx, strategy)

@@ -6,6 +6,9 @@ Under PBT a trial also saves its algorithm every `tune.perturbation_interval` it
 Tune checkpoint). PBT restarts a trial from a checkpoint both to time-share CPUs (its own) and
 to exploit a stronger trial (that trial's, with a mutated config): the trial restores weights,
 optimiser moments, iteration and env-step counters, and the curriculum task from it.
+
+A `frozen` / `finetune` trial (`rl.transfer`, set or swept) starts from the registry encoder, the
+version the sweep's flow run pinned for its alias (`runtime.pins`), as the RL stage does.
 """
 
 from __future__ import annotations
@@ -19,15 +22,34 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import torch
 from ray import tune
 from ray.rllib.algorithms import Algorithm
 
+from models.encoder import EncoderSpec
 from pipelines.core import tracking
 from pipelines.core.config import ArcadeConfig
+from pipelines.core.model_refs import pinned
 from pipelines.rl.experiments import with_rl
-from pipelines.rl.train import _curriculum_state, build_algorithm, iteration_metrics
+from pipelines.rl.train import (
+    _curriculum_state,
+    build_algorithm,
+    iteration_metrics,
+    pretrained_encoder,
+)
 
 STATE_FILE = "trial.json"  # beside the algorithm in a trial checkpoint
+
+
+def trial_encoder(cfg: ArcadeConfig) -> tuple[EncoderSpec, dict[str, torch.Tensor]] | None:
+    """The pretrained (spec, weights) a `frozen` / `finetune` trial starts from (None:
+    scratch), checked against the env like the RL stage's (RLError naming the field). A trial
+    runs in its own process, outside the stage's context: the flow run's pins go with it."""
+    if cfg.rl.transfer == "scratch":
+        return None
+    with pinned(cfg.runtime.pins):
+        spec, weights, _ = pretrained_encoder(cfg)
+    return spec, weights
 
 
 def rl_trial(params: dict[str, Any], base: ArcadeConfig) -> None:
@@ -36,6 +58,7 @@ def rl_trial(params: dict[str, Any], base: ArcadeConfig) -> None:
     if base.tune.iterations:
         cfg = with_rl(cfg, iterations=base.tune.iterations)
     spec = base.tune
+    encoder = trial_encoder(cfg)  # before any env starts: a bad alias fails the trial at once
     state = _curriculum_state(cfg)
     checkpoint = tune.get_checkpoint()
     with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as restored:
@@ -44,7 +67,7 @@ def rl_trial(params: dict[str, Any], base: ArcadeConfig) -> None:
             return  # paused after its last report, or cloned a finished trial
         if state:
             state.index = saved.get("curriculum_task", 0)
-        algo = build_algorithm(cfg, None, state)
+        algo = build_algorithm(cfg, encoder, state)
         if restored:
             restore_keeping_lr(algo, Path(restored) / "algo")
     try:

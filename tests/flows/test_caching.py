@@ -402,3 +402,40 @@ def test_a_flow_run_pins_each_alias_to_one_version(tmp_path: Path,
     produced = produced_pins(stage_spec("pretrain").produces(conf), done)
     assert produced[pin_key("arcadelab-encoder", "champion")] == v3
     assert start_pins(conf, gan.models(conf), produced) == {}  # already pinned: kept
+
+
+def test_policy_transfer_uses_the_policy_its_runs_rl_stage_registered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: after a full pipeline `current` names the REINFORCE arm of `algorithms`, and on
+    a re-run `rl` is reused from the cache. The rl result, fresh or reused, pins `current` to
+    its own version for the rest of the flow run, so policy_transfer evaluates that one."""
+    from flows.runner import produced_pins, start_pins
+    from flows.stage_registry import stage as stage_spec
+    from pipelines.core import registry
+    from pipelines.core.model_refs import POLICY_MODEL, pin_key, pinned
+    from pipelines.rl.train import RLResult
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # as tracking.setup does in a flow run
+    client = mlflow.MlflowClient(uri)
+    client.create_registered_model(POLICY_MODEL)
+    ppo, reinforce = (str(client.create_model_version(POLICY_MODEL, str(tmp_path)).version)
+                      for _ in range(2))
+    client.set_registered_model_alias(POLICY_MODEL, "current", reinforce)  # `algorithms`, last
+    conf = cfg(uri=uri)
+    rl = RLResult(iterations=2, env_steps=512, episode_return_mean=None, eval_return=None,
+                  env_steps_per_s=1.0, checkpoint=tmp_path, policy_version=ppo,
+                  policy_aliases=("ppo-scratch", "current"))
+    pins = produced_pins(stage_spec("rl").produces(conf), rl)
+    assert pins[pin_key(POLICY_MODEL, "current")] == ppo
+    transfer = stage_spec("policy_transfer")
+    assert start_pins(conf, transfer.models(conf), pins) == {}  # rl's pin stands
+    with pinned(pins):  # what tracking.stage_run sets around the stage
+        assert registry.resolve(conf.policy_transfer.alias, POLICY_MODEL)[0] == ppo
+    assert registry.resolve("current", POLICY_MODEL)[0] == reinforce  # outside the run
+    # Its cache key follows rl's version too, not the alias's.
+    pinned_cfg = conf.model_copy(update={"runtime": conf.runtime.model_copy(
+        update={"pins": pins})})
+    assert stage_cache_key("policy_transfer", pinned_cfg, ("rl",)) != stage_cache_key(
+        "policy_transfer", conf, ("rl",))

@@ -142,6 +142,22 @@ def test_prefect_yaml_matches_default_schedules() -> None:
         assert cfg == load_config(cfg.preset)  # the parameters are exactly a preset
 
 
+def test_a_deployments_preset_parameter_reaches_the_flow_as_that_preset() -> None:
+    """A deployment whose `cfg` is `{preset: smoke}` runs smoke sizes: Prefect casts the
+    parameter with ArcadeConfig's own validation, which applies the named preset under the
+    object's other values (issue 18; `laptop`, the defaults, is unchanged by it)."""
+    from flows.pipeline import pipeline_flow
+    from pipelines.core.config import load_config
+
+    cfg = pipeline_flow.validate_parameters(
+        {"cfg": {"preset": "smoke", "rl": {"iterations": 3}}})["cfg"]
+    smoke = load_config("smoke")
+    assert cfg.preset == "smoke" and cfg.data == smoke.data and cfg.pretrain == smoke.pretrain
+    assert cfg.rl.iterations == 3 and cfg.rl.train_batch_size == smoke.rl.train_batch_size
+    laptop = pipeline_flow.validate_parameters({"cfg": {"preset": "laptop"}})["cfg"]
+    assert laptop == load_config("laptop")
+
+
 def test_prefect_deploy_accepts_prefect_yaml(prefect_server: dict[str, str]) -> None:
     """Prefect's own `prefect deploy --all` registers prefect.yaml for a process work pool."""
     env = prefect_server

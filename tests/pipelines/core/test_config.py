@@ -52,6 +52,20 @@ def test_laptop_is_defaults() -> None:
     assert load_config("laptop").science() == ArcadeConfig().science()
 
 
+def test_smoke_episodes_outlast_start_up_and_fill_every_split() -> None:
+    """Smoke episodes are cut at 100 steps or more: Ms. Pac-Man's start-up tune lasts ~100
+    steps, and 60-step episodes left it no label that varies (tests/pipelines/data/
+    test_every_game.py). Pong's random play never ends an episode that soon, so each task
+    holds ceil(steps / cut) episodes, and the episode split still fills train, val and test."""
+    from pipelines.data.splits import split_counts
+
+    d = load_config("smoke").data
+    assert d.max_episode_steps is not None and d.max_episode_steps >= 100
+    episodes = d.num_tasks * -(-d.steps_per_task // d.max_episode_steps)
+    assert min(split_counts(episodes, d.split)) >= 1, (episodes, d.split)
+    assert d.num_tasks * d.steps_per_task <= 600  # the smoke pipeline's frames, no more
+
+
 def test_presets_differ_in_budget() -> None:
     smoke, laptop, cluster = (load_config(p) for p in ("smoke", "laptop", "cluster"))
     assert smoke.data.num_tasks < laptop.data.num_tasks < cluster.data.num_tasks

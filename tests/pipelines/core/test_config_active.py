@@ -86,12 +86,28 @@ def test_named_labels_are_kept_and_checked_against_the_game() -> None:
     assert curriculum_labels(cfg.data_curriculum, breakout) == ("player_x",)
     with pytest.raises(DatasetError, match=r"active.labels: \['score'\] are not RAM labels of"):
         active_labels(cfg.active, _manifest("pong"))
-    targets = load_config("smoke", sets=["active.target_labels=[score]"]).active
+    targets = load_config("smoke", sets=["game=ALE/Breakout-v5",
+                                         "active.target_labels=[score]"]).active
     with pytest.raises(DatasetError, match=r"active.target_labels: .* \(set active.labels too\)"):
         active_labels(targets, breakout)
     with pytest.raises(DatasetError, match="no usable RAM labels"):
         active_labels(cfg.active.model_copy(update={"labels": None}),
-                      _manifest("freeway", low=("player_y", "score")))
+                      _manifest("freeway", low=tuple(labels_for("freeway"))))
+
+
+def test_active_labels_the_game_lacks_fail_at_config_load() -> None:
+    """Named labels are checked against the game's table when the config loads, not when the
+    stage opens the dataset minutes into a flow."""
+    with pytest.raises(ConfigError, match=r"active.labels: \['player_y'\] are not RAM labels "
+                                          r"of ALE/Breakout-v5"):
+        load_config("smoke", sets=["game=ALE/Breakout-v5", "active.labels=[ball_x, player_y]"])
+    with pytest.raises(ConfigError, match=r"active.target_labels: \['score'\] are not RAM "
+                                          r"labels of ALE/Pong-v5"):
+        load_config("smoke", sets=["active.target_labels=[score]"])
+    # A flattened list label (pipelines/data/labels.py) is a label of its game.
+    freeway = load_config("smoke", sets=["game=ALE/Freeway-v5",
+                                         "active.labels=[player_y, enemy_car_x_3]"])
+    assert freeway.active.labels == ("player_y", "enemy_car_x_3")
 
 
 def test_ball_speed_is_refused_on_a_game_without_ball_labels() -> None:

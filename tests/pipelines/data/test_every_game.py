@@ -17,13 +17,9 @@ from pipelines.data.prep import rollout_specs
 from pipelines.data.rollouts import collect_rollout, decode_bytes
 
 MIN_USABLE = 3
-# Known shortfalls (issue 18), strict: the test fails once one is fixed, so this list shrinks.
-SHORT = {
-    "freeway": "2 single-byte labels, and a random agent never scores; AtariARI flattens its "
-               "enemy_car_x list into 10 single-byte labels, which we do not yet probe",
-    "ms_pacman": "the smoke preset's 60-step episodes are all start-up tune (nothing moves "
-                 "before ~100 steps; with 100-step episodes 13 labels are usable, measured)",
-}
+# Known shortfalls, strict: the test fails once one is fixed, so this list shrinks. Empty since
+# AtariARI's lists are flattened (Freeway) and smoke episodes last 100 steps (Ms. Pac-Man).
+SHORT: dict[str, str] = {}
 
 
 def game_id(rom: str) -> str:

@@ -108,5 +108,7 @@ def test_other_games_take_up_to_three_usable_labels_a_position_pair_first() -> N
     assert default_labels("breakout", breakout) == ("ball_x", "player_x", "blocks_hit_count")
     assert default_targets(("ball_x", "player_x", "blocks_hit_count")) == (
         "ball_x", "player_x", "blocks_hit_count")  # no pair: every label counts
-    assert default_labels("freeway", list(labels_for("freeway"))) == ("player_y", "score")
+    assert default_labels("freeway", list(labels_for("freeway"))) == (
+        "player_y", "score", "enemy_car_x_0")  # a flattened list is no position pair
+    assert default_labels("freeway", ["player_y", "score"]) == ("player_y", "score")
     assert default_labels("tennis", labels_for("tennis"), count=2) == ("ball_x", "ball_y")

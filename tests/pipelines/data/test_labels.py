@@ -20,6 +20,7 @@ from pipelines.data.labels import (
     annotated_games,
     entropy_bits,
     extract_labels,
+    flatten_lists,
     label_statistics,
     labels_for,
     multi_byte_labels,
@@ -137,11 +138,22 @@ def test_scalar_table_is_single_bytes_only() -> None:
         assert not set(labels_for(rom)) & set(multi_byte_labels(rom)), rom
 
 
-def test_tables_match_the_json_minus_exclusions() -> None:
+def test_tables_match_the_json_minus_exclusions_with_lists_flattened() -> None:
     for rom, game in _data()["games"].items():
         kept = {k: v for k, v in game["labels"].items() if k not in EXCLUDED_LABELS.get(rom, {})}
-        assert labels_for(rom) == kept, rom
+        flat = {f"{name}_{i}": idx for name, idxs in game["multi"].items()
+                for i, idx in enumerate(idxs)}
+        assert labels_for(rom) == kept | flat, rom
+        assert list(labels_for(rom))[:len(kept)] == list(kept), rom  # single bytes first
         assert multi_byte_labels(rom) == game["multi"], rom
+
+
+def test_freeway_gets_a_label_per_car() -> None:
+    # AtariARI's enemy_car_x lists one byte per car lane; flattened, as AtariARI probes it.
+    table = labels_for("freeway")
+    assert table == {"player_y": 14, "score": 103,
+                     **{f"enemy_car_x_{i}": 108 + i for i in range(10)}}
+    assert flatten_lists({"clock": [67, 69]}) == {"clock_0": 67, "clock_1": 69}
 
 
 def test_exclusions_name_real_source_labels_with_a_reason() -> None:
@@ -168,6 +180,7 @@ def test_breakout_matches_atariari() -> None:
         "player_x": 72,
         "blocks_hit_count": 77,
         "score": 84,
+        **{f"block_bit_map_{i}": i for i in range(30)},
     }
     assert multi_byte_labels("breakout") == {"block_bit_map": list(range(30))}
 

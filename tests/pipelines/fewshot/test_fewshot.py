@@ -138,8 +138,11 @@ def test_pong_keeps_its_ball_quadrants_and_paddle_base_tasks() -> None:
 
 
 def test_breakout_takes_its_ball_quadrants_and_other_usable_labels() -> None:
-    # score is low-entropy, blocks_hit_count takes 2 values: neither makes tertiles.
-    plan = plan_fewshot(_manifest("breakout", low=("score",), distinct={"blocks_hit_count": 2}))
+    # score is low-entropy, blocks_hit_count takes 2 values: neither makes tertiles; nor does
+    # a block_bit_map_<i> byte that takes 2 values (the rest are low-entropy).
+    bits = tuple(f"block_bit_map_{i}" for i in range(30))
+    plan = plan_fewshot(_manifest("breakout", low=("score", *bits[1:]),
+                                  distinct={"blocks_hit_count": 2, bits[0]: 2}))
     assert isinstance(plan, FewshotPlan) and plan.known is None
     assert (plan.obj, plan.x_label, plan.y_label) == ("ball", "ball_x", "ball_y")
     assert plan.base_tasks == ("player_x",)
