@@ -236,7 +236,9 @@ def status(work_dir: WorkDir = None, mlflow_uri: MlflowUri = None,
         sqlite_path,
         to_json,
     )
-    from pipelines.core.tracking import (
+
+    # Not pipelines.core.tracking: it imports MLflow, which alone takes longer than status may.
+    from pipelines.core.store_location import (
         TrackingUnavailableError,
         check_tracking_server,
         tracking_uri,

@@ -4,6 +4,12 @@ A flow run is a parent run (no `mlflow.parentRunId` tag) in an `arcadelab/<flow>
 its stages are the child runs nested directly under it (tag `arcadelab.stage`). Each stage
 shows its MLflow state, its duration, whether it was reused from the cache (`arcadelab.cached`)
 or run, and one key metric when it logged it. Reading never creates a store.
+
+A local SQLite store is read with `sqlite3`, read-only, from the tables MLflow's SQLAlchemy
+store keeps (experiments, runs, tags, latest_metrics): importing MLflow alone takes longer than
+the answer may (issue 17: within 3 s). Any other store, or a SQLite file whose tables read
+differently, goes through MlflowClient; tests/pipelines/core/test_status.py checks that both
+paths give the same answer on a store MLflow wrote, so a schema change shows in CI.
 """
 
 from __future__ import annotations
@@ -11,21 +17,22 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
 
-from mlflow import MlflowClient
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
+from pipelines.core.run_tags import TAG_FLOW_RUN_ID, TAG_PARENT, TAG_STAGE
+from pipelines.core.store_location import sqlite_path as sqlite_path  # flows/caching reads it
 
-from pipelines.core.tracking import TAG_FLOW_RUN_ID, TAG_STAGE
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 EXPERIMENT_PREFIX = "arcadelab/"
-TAG_PARENT = "mlflow.parentRunId"
 TAG_CACHED = "arcadelab.cached"  # flows/caching.py's TAG_CACHED (pipelines/ never imports flows/)
 
 # The one number a person looks for first, per stage: candidates in order, glob patterns
@@ -59,6 +66,20 @@ class StoreUnreadableError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """What status reads of one MLflow run, whichever way the store was read."""
+
+    run_id: str
+    experiment_id: str
+    name: str | None
+    status: str
+    start_time: int | None  # ms since the epoch
+    end_time: int | None
+    tags: Mapping[str, str]
+    metrics: Mapping[str, float]  # the latest value of each
+
+
+@dataclass(frozen=True)
 class StageStatus:
     stage: str
     state: str  # MLflow run status: RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
@@ -80,14 +101,6 @@ class FlowRunStatus:
     stages: tuple[StageStatus, ...]
 
 
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a `sqlite:///…` URI (SQLAlchemy's form: three slashes, then the
-    path, so an absolute path makes four); None for any other store."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return Path(unquote(uri.removeprefix("sqlite:///").split("?")[0]))
-
-
 def key_metric(stage: str, metrics: Mapping[str, float]) -> tuple[str, float] | None:
     """The stage's key metric (see KEY_METRICS) among the metrics it logged, if any."""
     for pattern in KEY_METRICS.get(stage, ()):
@@ -97,33 +110,31 @@ def key_metric(stage: str, metrics: Mapping[str, float]) -> tuple[str, float] | 
     return None
 
 
-def _duration_s(run: Run, now_ms: int) -> float | None:
-    start = run.info.start_time
-    if start is None:
+def _duration_s(run: RunRecord, now_ms: int) -> float | None:
+    if run.start_time is None:
         return None
-    return max(0.0, ((run.info.end_time or now_ms) - start) / 1000)
+    return max(0.0, ((run.end_time or now_ms) - run.start_time) / 1000)
 
 
-def stage_status(run: Run, now_ms: int) -> StageStatus:
-    tags = run.data.tags
-    stage = tags.get(TAG_STAGE, run.info.run_name or "?")
-    found = key_metric(stage, run.data.metrics)
-    return StageStatus(stage=stage, state=run.info.status,
-                       duration_s=_duration_s(run, now_ms),
-                       reused=tags.get(TAG_CACHED) == "true",
+def stage_status(run: RunRecord, now_ms: int) -> StageStatus:
+    stage = run.tags.get(TAG_STAGE, run.name or "?")
+    found = key_metric(stage, run.metrics)
+    return StageStatus(stage=stage, state=run.status, duration_s=_duration_s(run, now_ms),
+                       reused=run.tags.get(TAG_CACHED) == "true",
                        metric=found[0] if found else None, value=found[1] if found else None,
-                       run_id=run.info.run_id)
+                       run_id=run.run_id)
 
 
-def flow_status(parent: Run, children: Sequence[Run], flow: str, now_ms: int) -> FlowRunStatus:
+def flow_status(parent: RunRecord, children: Sequence[RunRecord], flow: str,
+                now_ms: int) -> FlowRunStatus:
     """One flow run; its stages in the order they started."""
-    ordered = sorted(children, key=lambda r: r.info.start_time or 0)
-    started = datetime.fromtimestamp((parent.info.start_time or 0) / 1000, UTC)
-    return FlowRunStatus(flow=flow, state=parent.info.status,
+    ordered = sorted(children, key=lambda r: r.start_time or 0)
+    started = datetime.fromtimestamp((parent.start_time or 0) / 1000, UTC)
+    return FlowRunStatus(flow=flow, state=parent.status,
                          started=started.isoformat(timespec="seconds"),
                          duration_s=_duration_s(parent, now_ms),
-                         flow_run_id=parent.data.tags.get(TAG_FLOW_RUN_ID, "?"),
-                         run_id=parent.info.run_id,
+                         flow_run_id=parent.tags.get(TAG_FLOW_RUN_ID, "?"),
+                         run_id=parent.run_id,
                          stages=tuple(stage_status(r, now_ms) for r in ordered))
 
 
@@ -139,11 +150,32 @@ def read_status(uri: str, limit: int = 10, now_ms: int | None = None) -> list[Fl
             raise StoreMissingError(f"{db.parent} does not exist")
         return []
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    if db is not None:
+        try:
+            return read_sqlite(db, limit, now_ms)
+        except sqlite3.DatabaseError:
+            pass  # tables MLflow no longer keeps this way: let MLflow read them
+    return read_mlflow(uri, limit, now_ms)
+
+
+def read_mlflow(uri: str, limit: int, now_ms: int) -> list[FlowRunStatus]:
+    """Through MlflowClient: any store MLflow can open."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError  # a SQL store's own errors pass MLflow unwrapped
+
     try:
         return _read(MlflowClient(uri), limit, now_ms)
-    except MlflowException as exc:
+    except (MlflowException, SQLAlchemyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreUnreadableError(f"cannot read the MLflow store {uri}: {first}") from None
+
+
+def _record(run: Run) -> RunRecord:
+    return RunRecord(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
+                     name=run.info.run_name, status=run.info.status,
+                     start_time=run.info.start_time, end_time=run.info.end_time,
+                     tags=run.data.tags, metrics=run.data.metrics)
 
 
 def _read(client: MlflowClient, limit: int, now_ms: int) -> list[FlowRunStatus]:
@@ -160,8 +192,60 @@ def _read(client: MlflowClient, limit: int, now_ms: int) -> list[FlowRunStatus]:
         children = client.search_runs([parent.info.experiment_id],
                                       f"tags.`{TAG_PARENT}` = '{parent.info.run_id}'",
                                       max_results=1000)
-        out.append(flow_status(parent, children, flows[parent.info.experiment_id], now_ms))
+        out.append(flow_status(_record(parent), [_record(c) for c in children],
+                               flows[parent.info.experiment_id], now_ms))
     return out
+
+
+# The same questions as `_read`, asked of MLflow's tables (active experiments and runs only,
+# newest parent first, run id breaking ties, as MLflow's search orders them).
+_FLOWS_SQL = ("SELECT experiment_id, name FROM experiments "
+              "WHERE name LIKE ? AND lifecycle_stage = 'active'")
+_RUN_COLUMNS = "r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time"
+_PARENTS_SQL = (f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.experiment_id IN ({{ids}}) "
+                "AND r.lifecycle_stage = 'active' AND NOT EXISTS (SELECT 1 FROM tags t WHERE "
+                "t.run_uuid = r.run_uuid AND t.key = ?) "
+                "ORDER BY r.start_time DESC, r.run_uuid ASC LIMIT ?")
+_CHILDREN_SQL = (f"SELECT {_RUN_COLUMNS} FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                 "WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active' AND t.key = ? "
+                 "AND t.value = ? ORDER BY r.start_time DESC, r.run_uuid ASC LIMIT 1000")
+
+
+def read_sqlite(db: Path, limit: int, now_ms: int) -> list[FlowRunStatus]:
+    """Straight from a local SQLite store, read-only (sqlite3.DatabaseError: not readable so)."""
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        flows = {str(i): n.removeprefix(EXPERIMENT_PREFIX) for i, n in
+                 con.execute(_FLOWS_SQL, (f"{EXPERIMENT_PREFIX}%",))}
+        if not flows:
+            return []
+        parents = con.execute(_PARENTS_SQL.format(ids=",".join("?" * len(flows))),
+                              (*flows, TAG_PARENT, limit)).fetchall()
+        out = []
+        for parent in parents:
+            children = con.execute(_CHILDREN_SQL, (parent[1], TAG_PARENT, parent[0])).fetchall()
+            records = _sqlite_records(con, [parent, *children])
+            out.append(flow_status(records[0], records[1:], flows[str(parent[1])], now_ms))
+        return out
+    finally:
+        con.close()
+
+
+def _sqlite_records(con: sqlite3.Connection, rows: list[tuple]) -> list[RunRecord]:
+    ids = [r[0] for r in rows]
+    marks = ",".join("?" * len(ids))
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    for run_id, key, value in con.execute(
+            f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})", ids):
+        tags[run_id][key] = value
+    metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+    for run_id, key, value, is_nan in con.execute(
+            "SELECT run_uuid, key, value, is_nan FROM latest_metrics "
+            f"WHERE run_uuid IN ({marks})", ids):
+        metrics[run_id][key] = math.nan if is_nan else float(value)
+    return [RunRecord(run_id=r[0], experiment_id=str(r[1]), name=r[2], status=r[3],
+                      start_time=r[4], end_time=r[5], tags=tags[r[0]], metrics=metrics[r[0]])
+            for r in rows]
 
 
 def _clock(seconds: float | None) -> str:

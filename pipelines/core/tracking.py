@@ -20,28 +20,42 @@ from mlflow.entities import Run
 from pipelines.core.config import ArcadeConfig, flatten
 from pipelines.core.model_refs import pinned
 
-TAG_STAGE = "arcadelab.stage"
-TAG_FLOW = "arcadelab.flow"
-TAG_FLOW_RUN_ID = "arcadelab.flow_run_id"
-TAG_CONFIG_HASH = "arcadelab.config_hash"
-TAG_GIT_SHA = "arcadelab.git_sha"
-TAG_PRESET = "arcadelab.preset"
-# The process that opened a run, so a later flow run can tell one that was SIGKILLed (still
-# RUNNING, its process gone) from one still under way (`reap_orphans`).
-TAG_HOST = "arcadelab.host"
-TAG_PID = "arcadelab.pid"
+# Re-exported: the stages import these from here.
+from pipelines.core.run_tags import (
+    TAG_CONFIG_HASH as TAG_CONFIG_HASH,
+)
+from pipelines.core.run_tags import (
+    TAG_FLOW as TAG_FLOW,
+)
+from pipelines.core.run_tags import (
+    TAG_FLOW_RUN_ID as TAG_FLOW_RUN_ID,
+)
+from pipelines.core.run_tags import (
+    TAG_GIT_SHA as TAG_GIT_SHA,
+)
+from pipelines.core.run_tags import (
+    TAG_HOST as TAG_HOST,
+)
+from pipelines.core.run_tags import (
+    TAG_PID as TAG_PID,
+)
+from pipelines.core.run_tags import (
+    TAG_PRESET as TAG_PRESET,
+)
+from pipelines.core.run_tags import (
+    TAG_STAGE as TAG_STAGE,
+)
+from pipelines.core.store_location import (
+    TrackingUnavailableError as TrackingUnavailableError,
+)
+from pipelines.core.store_location import (
+    check_tracking_server as check_tracking_server,
+)
+from pipelines.core.store_location import (
+    tracking_uri as tracking_uri,
+)
 
 log = logging.getLogger("arcadelab")
-
-
-def tracking_uri(cfg: ArcadeConfig) -> str:
-    """Config, then MLFLOW_TRACKING_URI, then SQLite under the work dir."""
-    if cfg.runtime.mlflow_tracking_uri:
-        return cfg.runtime.mlflow_tracking_uri
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    db = (cfg.runtime.work_dir / "mlflow.db").resolve()
-    return f"sqlite:///{db}"
 
 
 def artifact_root(cfg: ArcadeConfig) -> str | None:
@@ -50,29 +64,6 @@ def artifact_root(cfg: ArcadeConfig) -> str | None:
     if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
         return (cfg.runtime.work_dir / "mlartifacts").resolve().as_uri()
     return None
-
-
-class TrackingUnavailableError(ConnectionError):
-    """The MLflow tracking server does not answer."""
-
-
-def check_tracking_server(uri: str, timeout_s: float = 10.0) -> None:
-    """For an http(s) tracking URI, ask the server's /health once: a down or wrong server
-    fails here in seconds, before any compute, instead of in MLflow's minutes of retries."""
-    if not uri.startswith(("http://", "https://")):
-        return  # a local store (sqlite, file, postgresql) is opened, not called
-    import requests
-
-    try:
-        reply = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
-        ok = reply.status_code == 200
-        detail = f"HTTP {reply.status_code}"
-    except requests.RequestException as exc:
-        ok, detail = False, type(exc).__name__
-    if not ok:
-        raise TrackingUnavailableError(
-            f"MLflow tracking server {uri} is not reachable ({detail}); start it, fix "
-            "--mlflow-uri / MLFLOW_TRACKING_URI, or unset them for the local SQLite store")
 
 
 def setup(cfg: ArcadeConfig) -> str:
