@@ -38,7 +38,7 @@ class Edge:
 
 
 def _module_name(path: Path) -> str:
-    """`pipelines/core/config.py` -> `pipelines.core.config`; an `__init__.py` names its package."""
+    """`pipelines/core/quiet.py` -> `pipelines.core.quiet`; an `__init__.py` names its package."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()

@@ -1,4 +1,4 @@
-"""Unit tests for pipelines/core/config.py: presets, YAML files, --set overrides, errors, hashes."""
+"""Unit tests for pipelines/core/config/: presets, YAML files, --set overrides, errors, hashes."""
 
 from __future__ import annotations
 
