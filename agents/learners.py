@@ -39,9 +39,9 @@ class ClipRewards(ConnectorV2):
 class TransferOptimizers:
     """Optimizers that follow the module's transfer mode (mixed into a torch learner).
 
-    `finetune` gives the pretrained encoder its own Adam at `lr * finetune_lr_scale` (a smaller
-    step keeps pretrained features from being wiped out by early, noisy policy gradients);
-    `frozen` registers only the heads.
+    `finetune` gives the pretrained encoder its own Adam at `lr * finetune_lr_scale` (a scale
+    below 1 keeps pretrained features from early, noisy policy gradients; measured on Pong,
+    0.1 learned far slower than 1.0); `frozen` registers only the heads.
     """
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
@@ -55,7 +55,7 @@ class TransferOptimizers:
                                 optimizer=torch.optim.Adam(heads), params=heads,
                                 lr_or_lr_schedule=config.lr)
         if transfer == "finetune":
-            scale = float(config.learner_config_dict.get("finetune_lr_scale", 0.1))
+            scale = float(config.learner_config_dict.get("finetune_lr_scale", 1.0))
             enc = module.encoder_parameters()
             self.register_optimizer(module_id=module_id,  # type: ignore[attr-defined]
                                     optimizer_name="encoder", optimizer=torch.optim.Adam(enc),
