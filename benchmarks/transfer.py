@@ -42,7 +42,6 @@ from results_io import (  # benchmarks/: the script dir
     save_figure,
     stage_runs,
     store_client,
-    store_uri,
 )
 
 from pipelines.core.tracking import EXPERIMENT_KIND, git_sha
@@ -216,23 +215,30 @@ def comparison_metrics(df: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+COMPARISON_EXPERIMENT = "benchmarks/transfer"  # not `arcadelab/…`: status lists those as flows
+
+
 def log_comparison(store: Path, df: pd.DataFrame, png: Path) -> str:
     """The overlaid chart, the rows and the steps-to-return metrics as one MLflow run in the
-    store (experiment `arcadelab/transfer-benchmark`), beside the arms' own `rl` runs."""
-    mlflow.set_tracking_uri(store_uri(store))
-    exp = mlflow.set_experiment("arcadelab/transfer-benchmark")
-    for key, value in EXPERIMENT_KIND.items():  # opens on its runs in the UI
-        mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, key, value)
-    with mlflow.start_run(run_name="scratch vs frozen vs finetune") as run:
-        mlflow.set_tags({"arcadelab.git_sha": git_sha(),
-                         "arcadelab.arms": ", ".join(sorted(set(with_arm(df)["arm"])))})
-        mlflow.log_metrics(comparison_metrics(df))
-        mlflow.log_artifact(str(png), "transfer")
-        with tempfile.TemporaryDirectory() as tmp:
-            rows = Path(tmp) / "transfer.csv"
-            df.to_csv(rows, index=False)
-            mlflow.log_artifact(str(rows), "transfer")
-    return run.info.run_id
+    store (experiment `benchmarks/transfer`, artifacts beside the arms'), one run per `read`."""
+    client = store_client(store)
+    exp = client.get_experiment_by_name(COMPARISON_EXPERIMENT)
+    exp_id = exp.experiment_id if exp else client.create_experiment(
+        COMPARISON_EXPERIMENT, artifact_location=(store / "mlartifacts").resolve().as_uri(),
+        tags=EXPERIMENT_KIND)  # opens on its runs in the UI
+    run = client.create_run(exp_id, run_name="scratch vs frozen vs finetune", tags={
+        "arcadelab.git_sha": git_sha(),
+        "arcadelab.arms": ", ".join(sorted(set(with_arm(df)["arm"])))})
+    run_id = run.info.run_id
+    for key, value in comparison_metrics(df).items():
+        client.log_metric(run_id, key, value)
+    client.log_artifact(run_id, str(png), "transfer")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = Path(tmp) / "transfer.csv"
+        df.to_csv(rows, index=False)
+        client.log_artifact(run_id, str(rows), "transfer")
+    client.set_terminated(run_id)
+    return run_id
 
 
 def read(args: argparse.Namespace) -> None:
@@ -248,7 +254,7 @@ def read(args: argparse.Namespace) -> None:
         if not args.no_write:
             run_id = log_comparison(args.store, df, png)
             print(f"chart and steps_to_return metrics: MLflow run {run_id} "
-                  "(experiment arcadelab/transfer-benchmark)")
+                  f"(experiment {COMPARISON_EXPERIMENT})")
 
 
 def main() -> None:

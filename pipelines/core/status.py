@@ -213,8 +213,10 @@ _CHILDREN_SQL = (f"SELECT {_RUN_COLUMNS} FROM runs r JOIN tags t ON t.run_uuid =
 
 def read_sqlite(db: Path, limit: int, now_ms: int) -> list[FlowRunStatus]:
     """Straight from a local SQLite store, read-only (sqlite3.DatabaseError: not readable so)."""
-    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    # A writer's lock is brief; past 2 s MLflow's own reader waits instead.
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
     try:
+        con.execute("PRAGMA case_sensitive_like = true")  # as MLflow's sessions set it
         flows = {str(i): n.removeprefix(EXPERIMENT_PREFIX) for i, n in
                  con.execute(_FLOWS_SQL, (f"{EXPERIMENT_PREFIX}%",))}
         if not flows:
@@ -243,7 +245,9 @@ def _sqlite_records(con: sqlite3.Connection, rows: list[tuple]) -> list[RunRecor
             "SELECT run_uuid, key, value, is_nan FROM latest_metrics "
             f"WHERE run_uuid IN ({marks})", ids):
         metrics[run_id][key] = math.nan if is_nan else float(value)
-    return [RunRecord(run_id=r[0], experiment_id=str(r[1]), name=r[2], status=r[3],
+    # MLflow names a run from its tag when the column is empty (SqlRun.to_mlflow_entity).
+    return [RunRecord(run_id=r[0], experiment_id=str(r[1]),
+                      name=r[2] or tags[r[0]].get("mlflow.runName"), status=r[3],
                       start_time=r[4], end_time=r[5], tags=tags[r[0]], metrics=metrics[r[0]])
             for r in rows]
 

@@ -157,11 +157,25 @@ def prepare_data(cfg: ArcadeConfig) -> DataResult:
         except DatasetError as exc:
             log.warning("data: existing dataset unusable, collecting again (%s)", exc)
         else:
-            log.info("data: reusing verified dataset %s (%d rows)", path, manifest.rows)
-            result = DataResult(path, manifest, math.nan, _samples_png(path))
-            log_dataset(result, pd.DataFrame(manifest.label_stats), reused=True)
-            return result
+            stale = _stale_labels(manifest)
+            if stale:
+                log.warning("data: %s, collecting again", stale)
+            else:
+                log.info("data: reusing verified dataset %s (%d rows)", path, manifest.rows)
+                result = DataResult(path, manifest, math.nan, _samples_png(path))
+                log_dataset(result, pd.DataFrame(manifest.label_stats), reused=True)
+                return result
     return _collect(cfg, path, behaviour_policy(cfg, version))
+
+
+def _stale_labels(manifest: Manifest) -> str | None:
+    """Why a dataset's labels are not the label table's today, if they are not: the folder
+    name keys on the data config, not on the table (it gained AtariARI's flattened lists)."""
+    now = labels_for(manifest.rom)
+    if manifest.labels == now:
+        return None
+    return (f"{manifest.name} was collected with another label table ({len(manifest.labels)} "
+            f"labels; the table now has {len(now)})")
 
 
 def _samples_png(path: Path) -> Path:

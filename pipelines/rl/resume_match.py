@@ -20,7 +20,10 @@ RUN_LENGTH_FIELDS = ("iterations", "checkpoint_every", "evaluation_every",
 
 
 def _rl_fields(rl: RLConfig) -> dict[str, Any]:
-    return rl.model_dump(mode="json", exclude=set(RUN_LENGTH_FIELDS))
+    # The encoder's own lr scale acts only when it is fine-tuned (its default moved in
+    # session 8; scratch and frozen checkpoints did not depend on it).
+    inert = () if rl.transfer == "finetune" else ("finetune_lr_scale",)
+    return rl.model_dump(mode="json", exclude={*RUN_LENGTH_FIELDS, *inert})
 
 
 def resume_fields(cfg: ArcadeConfig) -> dict[str, Any]:

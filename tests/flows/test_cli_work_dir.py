@@ -36,7 +36,7 @@ def _read_only_dir(tmp_path: Path) -> Path:
     return ro
 
 
-# ALE's C++ banner, printed when config validation first opens the ROM (pipelines/core/config.py,
+# ALE's C++ banner, printed when config validation first opens the ROM (pipelines/core/config/,
 # game_variants); it bypasses Python's streams, so only a fresh process shows it.
 ALE_BANNER = ("A.L.E: Arcade Learning Environment", "[Powered by Stella]")
 

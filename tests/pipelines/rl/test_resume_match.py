@@ -35,3 +35,13 @@ def test_a_field_the_code_dropped_is_ignored() -> None:
     saved = copy.deepcopy(resume_fields(load_config("smoke")))
     saved["rl"]["retired_knob"] = 3
     assert resume_differences(saved, load_config("smoke")) == []
+
+
+def test_the_encoder_lr_scale_matters_only_when_fine_tuning() -> None:
+    old = copy.deepcopy(resume_fields(load_config("smoke")))
+    old["rl"]["finetune_lr_scale"] = 0.1  # a scratch checkpoint from before the default moved
+    assert resume_differences(old, load_config("smoke")) == []
+    tuned = resume_fields(load_config("smoke", sets=["rl.transfer=finetune",
+                                                      "rl.finetune_lr_scale=0.1"]))
+    assert resume_differences(tuned, load_config("smoke", sets=["rl.transfer=finetune"])) == [
+        "rl.finetune_lr_scale (0.1 -> 1.0)"]
