@@ -55,7 +55,6 @@ from pipelines.core.config import ActiveConfig, ArcadeConfig
 from pipelines.core.progress import progress
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest
 from pipelines.data.game_events import default_labels, default_targets
-from pipelines.data.modalities import usable_labels
 from pipelines.features.standardize import Standardizer
 
 log = logging.getLogger("arcadelab")
@@ -129,7 +128,7 @@ def active_labels(a: ActiveConfig, manifest: Manifest
     (`game_events.default_labels` / `default_targets`); DatasetError naming the game's labels
     when they do not fit it."""
     names = a.labels if a.labels is not None else default_labels(manifest.rom,
-                                                                 usable_labels(manifest))
+                                                                 manifest.usable_labels)
     if not names:
         raise DatasetError(f"active.labels: {manifest.rom} has no usable RAM labels in this "
                            f"dataset (low-entropy: {', '.join(manifest.low_entropy_labels)}); "

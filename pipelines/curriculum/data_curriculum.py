@@ -43,7 +43,6 @@ from pipelines.core.config import ArcadeConfig, DataCurriculumConfig
 from pipelines.core.tracking import log_metrics
 from pipelines.data.dataset import DatasetError, Manifest, load_manifest
 from pipelines.data.game_events import default_labels
-from pipelines.data.modalities import usable_labels
 from pipelines.features.standardize import Standardizer
 
 log = logging.getLogger("arcadelab")
@@ -166,7 +165,7 @@ def curriculum_labels(c: DataCurriculumConfig, manifest: Manifest) -> tuple[str,
                            f"RAM labels, which {manifest.rom} does not have; use "
                            "difficulty=reference_loss")
     names = c.labels if c.labels is not None else default_labels(manifest.rom,
-                                                                 usable_labels(manifest))
+                                                                 manifest.usable_labels)
     if not names:
         raise DatasetError(f"data_curriculum.labels: {manifest.rom} has no usable RAM labels "
                            f"in this dataset (low-entropy: "

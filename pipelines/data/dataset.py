@@ -61,6 +61,11 @@ class Manifest:
     def rows(self) -> int:
         return sum(s.rows for s in self.shards)
 
+    @property
+    def usable_labels(self) -> list[str]:
+        """Annotated labels that are not low-entropy (those are reported, not used)."""
+        return [n for n in self.labels if n not in self.low_entropy_labels]
+
     def shard_names(self, split: str | None = None) -> list[str]:
         return [s.name for s in self.shards if split is None or s.split == split]
 

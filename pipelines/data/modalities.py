@@ -150,10 +150,6 @@ def _split_of(cols: dict[str, np.ndarray], split: str, labels: Sequence[str], so
     )
 
 
-def usable_labels(manifest: Manifest) -> list[str]:
-    """Annotated labels that are not low-entropy (those are reported, not used)."""
-    return [n for n in manifest.labels if n not in manifest.low_entropy_labels]
-
 
 def load_modalities(path: Path, stage: str, need: Sequence[str] = ("frame", "ram"),
                     labels: Sequence[str] | None = None, keep_full: bool = False
@@ -162,7 +158,7 @@ def load_modalities(path: Path, stage: str, need: Sequence[str] = ("frame", "ram
     (`labels` None: the usable RAM labels of the manifest)."""
     manifest = verify(path)
     check_columns(path, manifest, need, stage)
-    labels = usable_labels(manifest) if labels is None else list(labels)
+    labels = manifest.usable_labels if labels is None else list(labels)
     for split in SPLITS:
         if manifest.splits[split]["rows"] == 0:
             raise DatasetError(f"dataset {path} has an empty {split} split, which the {stage} "

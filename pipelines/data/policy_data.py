@@ -34,7 +34,7 @@ from pipelines.data.splits import SPLITS
 from pipelines.data.views import view_dataset, view_shape
 from pipelines.features.extract import split_features
 from pipelines.features.probes import probe_all, probe_bar_chart, probe_table_markdown
-from pipelines.pretrain.stage import POLICY_VIEW, probe_labels
+from pipelines.pretrain.stage import POLICY_VIEW
 
 log = logging.getLogger("arcadelab")
 PREFIX = "probe/shift"
@@ -120,7 +120,7 @@ def run_policy_data_stage(cfg: ArcadeConfig, random_data: Path,
     log_dataset_input(random_data, base, context="probe_train")
     log_dataset_input(played.path, played.manifest, context="shift_test")
     mlflow.set_tags({"arcadelab.behaviour_policy_version": version})
-    labels = probe_labels(base)
+    labels = base.usable_labels
     c, h, w = view_shape(POLICY_VIEW)
     spec = EncoderSpec(arch=cfg.pretrain.arch, in_channels=c, height=h, width=w,
                        feature_dim=cfg.pretrain.feature_dim)

@@ -26,7 +26,7 @@ from models.encoder import EncoderSpec, build_encoder
 from pipelines.core import registry
 from pipelines.core.config import ArcadeConfig
 from pipelines.core.tracking import TAG_STAGE, log_metrics
-from pipelines.data.dataset import DatasetError, Manifest, verify
+from pipelines.data.dataset import DatasetError, verify
 from pipelines.data.prep import log_dataset_input
 from pipelines.data.splits import SPLITS
 from pipelines.data.views import view_dataset, view_shape
@@ -70,10 +70,6 @@ class PretrainStageResult:
         return dict(zip(rows.encoder, rows.f1, strict=True))
 
 
-def probe_labels(manifest: Manifest) -> list[str]:
-    """Labels worth probing: annotated and not low-entropy (those are reported, not used)."""
-    return [n for n in manifest.labels if n not in manifest.low_entropy_labels]
-
 
 def clip_retrieval(result: PretrainResult, test: ray.data.Dataset) -> dict[str, float]:
     """Recall@1/@5 of frame->RAM and RAM->frame retrieval over the whole test split."""
@@ -98,7 +94,7 @@ def run_pretrain_stage(cfg: ArcadeConfig, data_path: Path, flow_tags: dict[str, 
             raise DatasetError(f"dataset {data_path} has an empty {split} split: collect more "
                                "episodes (data.num_tasks, data.steps_per_task, "
                                "data.max_episode_steps)")
-    labels = probe_labels(manifest)
+    labels = manifest.usable_labels
     if not labels:
         raise DatasetError(f"dataset {data_path} has no usable RAM labels for probes "
                            f"(annotated: {list(manifest.labels) or 'none'}; low entropy: "
