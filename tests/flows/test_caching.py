@@ -376,6 +376,7 @@ def test_a_flow_run_pins_each_alias_to_one_version(tmp_path: Path,
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # the env alone loses to a URI an earlier test set
     client = mlflow.MlflowClient(uri)
     client.create_registered_model("arcadelab-encoder")
     v1, v2, v3 = (str(client.create_model_version("arcadelab-encoder", str(tmp_path)).version)
