@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.core.config import active, data, data_curriculum, families, pretrain, rl, tune
+# Each from its module, not through the package: the package's __init__ imports this module.
+from pipelines.core.config.active import PRESET_SIZES as ACTIVE
+from pipelines.core.config.data import PRESET_SIZES as DATA
+from pipelines.core.config.data_curriculum import PRESET_SIZES as DATA_CURRICULUM
+from pipelines.core.config.families import PRESET_SIZES as FAMILIES
+from pipelines.core.config.pretrain import PRESET_SIZES as PRETRAIN
+from pipelines.core.config.rl import PRESET_SIZES as RL
+from pipelines.core.config.tune import PRESET_SIZES as TUNE
 
-# The section modules that size their sections per preset; a new one joins here.
-_SIZED = (data, pretrain, tune, rl, families, active, data_curriculum)
+# The sizes of the section modules that size their sections per preset; a new one joins here.
+_SIZED = (DATA, PRETRAIN, TUNE, RL, FAMILIES, ACTIVE, DATA_CURRICULUM)
 
 # `laptop` is the defaults: no module overrides it.
 PRESETS: dict[str, dict[str, Any]] = {
     preset: {section: fields
-             for module in _SIZED
-             for section, fields in module.PRESET_SIZES.get(preset, {}).items()}
+             for sizes in _SIZED
+             for section, fields in sizes.get(preset, {}).items()}
     for preset in ("smoke", "laptop", "cluster")
 }
